@@ -1,0 +1,88 @@
+// vkgrad/core/backend.hpp — the primitive kernels every device must provide, and the one
+// place where an op finds the backend of its inputs' device.
+//
+// The list is deliberately short (the tinygrad idea): everything in vkgrad/ops/ — including
+// every backward pass — is written in terms of these primitives, so a new device only has to
+// implement this interface to run forward, backward and double backward.
+#pragma once
+#include <array>
+#include <vector>
+
+#include "tensor.hpp"
+
+namespace vkgrad {
+
+enum class UnaryOp {
+    neg, exp, log, sqrt, rsqrt, abs, sign, sigmoid, tanh, erf,
+    relu,       // max(x, 0)
+    leaky_relu, // a = negative slope
+    gelu,       // exact (erf) form
+    softplus,   // a = beta, b = threshold (torch semantics: linear above threshold)
+    clamp,      // a = lo, b = hi (±inf for a missing bound)
+    pow_scalar, // a = exponent
+};
+
+enum class BinaryOp { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge };
+
+enum class ReduceOp { sum, max, min };
+
+enum class PadMode { constant, reflect, replicate };
+
+/// Primitive kernels. Inputs are contiguous tensors on this backend's device with a common
+/// floating dtype unless stated; shapes are validated by the ops layer before the call, so
+/// backends only check what the ops layer cannot know.
+struct Backend {
+    virtual ~Backend() = default;
+
+    virtual Tensor empty(const Shape& shape, DType dtype) = 0;
+    virtual void fill(const Tensor& t, double value) = 0;
+    /// dst and src have equal numel and dtype.
+    virtual void copy(const Tensor& dst, const Tensor& src) = 0;
+    virtual Tensor cast(const Tensor& x, DType to) = 0;
+    /// Host tensor -> this device, and this device -> a host tensor.
+    virtual Tensor upload(const Tensor& host) = 0;
+    virtual Tensor download(const Tensor& x) = 0;
+
+    virtual Tensor unary(UnaryOp op, const Tensor& x, double a, double b) = 0;
+    /// numpy-broadcast binary op; out has broadcast_shapes(a, b). Comparisons give 1 or 0.
+    virtual Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) = 0;
+    /// cond != 0 ? a : b, all three broadcast.
+    virtual Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
+    /// Reduces over the (sorted, unique) axes; the result keeps them with size 1.
+    virtual Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<int>& axes) = 0;
+    /// op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when t* is set.
+    virtual Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) = 0;
+
+    // Layout kernels: any dtype (they move elements, except the *_add ones which sum).
+    virtual Tensor permute(const Tensor& x, const std::vector<int>& perm) = 0;
+    virtual Tensor expand(const Tensor& x, const Shape& shape) = 0;
+    /// Elements start, start+step, ... (len of them) along dim.
+    virtual Tensor slice(const Tensor& x, int dim, int64_t start, int64_t len, int64_t step) = 0;
+    /// Adjoint of slice: zeros of `shape` with g written at the sliced positions.
+    virtual Tensor unslice(const Tensor& g, const Shape& shape, int dim, int64_t start, int64_t step) = 0;
+    virtual Tensor concat(const std::vector<Tensor>& xs, int dim) = 0;
+    /// pads = (before, after) pairs from the last axis backwards, as torch.nn.functional.pad;
+    /// negative pads crop.
+    virtual Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value) = 0;
+    /// Adjoint of pad: sums g back onto the input positions each output element came from.
+    virtual Tensor pad_adjoint(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& pads,
+                               PadMode mode) = 0;
+    virtual Tensor flip(const Tensor& x, const std::vector<int>& dims) = 0;
+    /// idx: int64 vector of positions along dim.
+    virtual Tensor index_select(const Tensor& x, int dim, const Tensor& idx) = 0;
+    /// Adjoint of index_select: zeros of `shape`, then out[.., idx[j], ..] += src[.., j, ..].
+    virtual Tensor index_add(const Shape& shape, int dim, const Tensor& idx, const Tensor& src) = 0;
+    /// out[i][j][k] = x[i][index[i][j][k]][k] (dim = 1), index int64 of the output's shape.
+    virtual Tensor gather(const Tensor& x, int dim, const Tensor& index) = 0;
+    /// Adjoint of gather: zeros of `shape`, then out[i][index[i][j][k]][k] += src[i][j][k].
+    virtual Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) = 0;
+};
+
+/// Backends by device type. The CPU one is built in (vkgrad/cpu/backend.hpp); others
+/// register themselves here when their header is included and their context is created.
+inline Backend*& backend_slot(DeviceType t) {
+    static std::array<Backend*, 2> slots{};
+    return slots[static_cast<size_t>(t)];
+}
+
+} // namespace vkgrad

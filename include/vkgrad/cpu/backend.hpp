@@ -1,0 +1,315 @@
+// vkgrad/cpu/backend.hpp — the CPU backend: the Backend interface on host memory, with the
+// kernels of the neighbouring files.
+#pragma once
+#include <algorithm>
+#include <numeric>
+
+#include "../core/backend.hpp"
+#include "elementwise.hpp"
+#include "layout.hpp"
+#include "matmul.hpp"
+#include "reduce.hpp"
+
+namespace vkgrad::cpu {
+
+template <class F> decltype(auto) visit_float(DType t, const char* op, F&& f) {
+    VKG_CHECK(is_floating(t), op, "needs a floating tensor (float32 or float64), got ", dtype_name(t));
+    return t == DType::f32 ? f(static_cast<float*>(nullptr)) : f(static_cast<double*>(nullptr));
+}
+
+class CpuBackend final : public Backend {
+public:
+    Tensor empty(const Shape& shape, DType dtype) override { return empty_cpu(shape, dtype); }
+
+    void fill(const Tensor& t, double v) override {
+        visit_dtype(t.dtype(), [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            std::fill_n(t.data<T>(), t.numel(), static_cast<T>(v));
+        });
+    }
+    void copy(const Tensor& dst, const Tensor& src) override {
+        std::memcpy(dst.raw_data(), src.raw_data(), static_cast<size_t>(src.numel()) * dtype_size(src.dtype()));
+    }
+    Tensor cast(const Tensor& x, DType to) override {
+        Tensor out = empty(x.shape(), to);
+        visit_dtype(to, [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            const auto v = x.to_vector<T>();
+            std::copy(v.begin(), v.end(), out.data<T>());
+        });
+        return out;
+    }
+    Tensor upload(const Tensor& host) override { return host; }
+    Tensor download(const Tensor& x) override { return x; }
+
+    Tensor unary(UnaryOp op, const Tensor& x, double a, double b) override {
+        Tensor out = empty(x.shape(), x.dtype());
+        visit_float(x.dtype(), "unary", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            cpu::unary<T>(op, x.data<T>(), out.data<T>(), x.numel(), a, b);
+        });
+        return out;
+    }
+    Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) override {
+        Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), "binary"), a.dtype());
+        visit_float(a.dtype(), "binary", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            cpu::binary<T>(op, a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), out.shape());
+        });
+        return out;
+    }
+    Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) override {
+        const Shape s = broadcast_shapes(broadcast_shapes(c.shape(), a.shape(), "where"), b.shape(), "where");
+        Tensor out = empty(s, a.dtype());
+        visit_float(a.dtype(), "where", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            cpu::where<T>(c.data<T>(), c.shape(), a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), s);
+        });
+        return out;
+    }
+
+    Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<int>& axes) override {
+        Shape keep = x.shape();
+        for (int a : axes) keep[static_cast<size_t>(a)] = 1;
+        Tensor out = empty(keep, x.dtype());
+        // Reduced axes adjacent? Then x is [A, R, B] as it stands; otherwise move them last.
+        const bool adjacent = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int>(axes.size());
+        Tensor src = x;
+        int first = axes.empty() ? 0 : axes.front(), count = static_cast<int>(axes.size());
+        if (!adjacent) {
+            std::vector<int> perm;
+            for (int d = 0; d < static_cast<int>(x.dim()); ++d)
+                if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
+            first = static_cast<int>(perm.size());
+            perm.insert(perm.end(), axes.begin(), axes.end());
+            src = permute(x, perm);
+        }
+        int64_t A = 1, R = 1, B = 1;
+        for (int d = 0; d < static_cast<int>(src.dim()); ++d)
+            (d < first ? A : d < first + count ? R : B) *= src.shape()[static_cast<size_t>(d)];
+        visit_float(x.dtype(), "reduce", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            reduce_arb<T>(op, src.data<T>(), out.data<T>(), A, R, B);
+        });
+        return out;
+    }
+
+    Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) override {
+        const Shape& as = a.shape();
+        const Shape& bs = b.shape();
+        const size_t na = as.size(), nb = bs.size();
+        const int64_t M = ta ? as[na - 1] : as[na - 2], K = ta ? as[na - 2] : as[na - 1];
+        const int64_t N = tb ? bs[nb - 2] : bs[nb - 1];
+        const Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+        Shape os = broadcast_shapes(abatch, bbatch, "matmul");
+        const Shape batch = os;
+        os.push_back(M);
+        os.push_back(N);
+        Tensor out = empty(os, a.dtype());
+        const int64_t nbatch = numel(batch);
+        // Offsets of each batch's matrix in a and b, honouring broadcast batch axes.
+        std::vector<int64_t> offa, offb;
+        offa.reserve(static_cast<size_t>(nbatch));
+        offb.reserve(static_cast<size_t>(nbatch));
+        const std::array<Shape, 2> st{broadcast_strides(abatch, batch), broadcast_strides(bbatch, batch)};
+        Shape bshape = batch;
+        bshape.push_back(1); // a trailing unit axis so for_each_row visits one batch per row
+        std::array<Shape, 2> st1 = st;
+        st1[0].push_back(0);
+        st1[1].push_back(0);
+        for_each_row<2>(bshape, st1, [&](const std::array<int64_t, 2>& o, int64_t) {
+            offa.push_back(o[0]);
+            offb.push_back(o[1]);
+        });
+        const int64_t sa = M * K, sb = K * N;
+        visit_float(a.dtype(), "matmul", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            const T* pa = a.data<T>();
+            const T* pb = b.data<T>();
+            T* pc = out.data<T>();
+            for (int64_t i = 0; i < nbatch; ++i)
+                gemm<T>(pa + offa[static_cast<size_t>(i)] * sa, pb + offb[static_cast<size_t>(i)] * sb, pc + i * M * N,
+                        M, N, K, ta, tb);
+        });
+        return out;
+    }
+
+    Tensor permute(const Tensor& x, const std::vector<int>& perm) override {
+        const Shape st = contiguous_strides(x.shape());
+        Shape os(perm.size()), ps(perm.size());
+        for (size_t i = 0; i < perm.size(); ++i) {
+            os[i] = x.shape()[static_cast<size_t>(perm[i])];
+            ps[i] = st[static_cast<size_t>(perm[i])];
+        }
+        return gather_strided(x, 0, ps, os);
+    }
+    Tensor expand(const Tensor& x, const Shape& shape) override {
+        return gather_strided(x, 0, broadcast_strides(x.shape(), shape), shape);
+    }
+    Tensor slice(const Tensor& x, int dim, int64_t start, int64_t len, int64_t step) override {
+        Shape st = contiguous_strides(x.shape()), os = x.shape();
+        const int64_t off = start * st[static_cast<size_t>(dim)];
+        st[static_cast<size_t>(dim)] *= step;
+        os[static_cast<size_t>(dim)] = len;
+        return gather_strided(x, off, st, os);
+    }
+    Tensor unslice(const Tensor& g, const Shape& shape, int dim, int64_t start, int64_t step) override {
+        Tensor out = empty(shape, g.dtype());
+        fill(out, 0);
+        Shape st = contiguous_strides(shape);
+        const int64_t off = start * st[static_cast<size_t>(dim)];
+        st[static_cast<size_t>(dim)] *= step;
+        visit_elem(g.dtype(), [&](auto* tag) {
+            using E = std::remove_pointer_t<decltype(tag)>;
+            const E* src = static_cast<const E*>(g.raw_data());
+            E* dst = static_cast<E*>(out.raw_data()) + off;
+            int64_t lin = 0;
+            const int64_t s_in = st.back();
+            for_each_row<1>(g.shape(), {st}, [&](const std::array<int64_t, 1>& o, int64_t inner) {
+                for (int64_t i = 0; i < inner; ++i) dst[o[0] + i * s_in] = src[lin++];
+            });
+        });
+        return out;
+    }
+    Tensor concat(const std::vector<Tensor>& xs, int dim) override {
+        Shape os = xs[0].shape();
+        os[static_cast<size_t>(dim)] = 0;
+        for (const auto& x : xs) os[static_cast<size_t>(dim)] += x.shape()[static_cast<size_t>(dim)];
+        Tensor out = empty(os, xs[0].dtype());
+        int64_t outer, inner;
+        split_at(os, dim, outer, inner);
+        const size_t es = dtype_size(out.dtype());
+        auto* dst = static_cast<std::byte*>(out.raw_data());
+        const int64_t row = os[static_cast<size_t>(dim)] * inner; // output elements per outer index
+        int64_t at = 0;
+        for (const auto& x : xs) {
+            const int64_t chunk = x.shape()[static_cast<size_t>(dim)] * inner;
+            const auto* src = static_cast<const std::byte*>(x.raw_data());
+            for (int64_t o = 0; o < outer; ++o)
+                std::memcpy(dst + static_cast<size_t>(o * row + at) * es, src + static_cast<size_t>(o * chunk) * es,
+                            static_cast<size_t>(chunk) * es);
+            at += chunk;
+        }
+        return out;
+    }
+    Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value) override {
+        const auto tables = pad_tables(x.shape(), pads, mode);
+        Shape os(x.dim());
+        for (size_t d = 0; d < os.size(); ++d) os[d] = static_cast<int64_t>(tables[d].size());
+        Tensor out = empty(os, x.dtype());
+        visit_dtype(x.dtype(), [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            const T* src = x.data<T>();
+            T* dst = out.data<T>();
+            const T v = static_cast<T>(value);
+            for_each_pad(x.shape(), tables, [&](int64_t o, int64_t s) { dst[o] = s < 0 ? v : src[s]; });
+        });
+        return out;
+    }
+    Tensor pad_adjoint(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& pads,
+                       PadMode mode) override {
+        const auto tables = pad_tables(in_shape, pads, mode);
+        Tensor out = empty(in_shape, g.dtype());
+        fill(out, 0);
+        visit_float(g.dtype(), "pad_adjoint", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            const T* src = g.data<T>();
+            T* dst = out.data<T>();
+            for_each_pad(in_shape, tables, [&](int64_t o, int64_t s) {
+                if (s >= 0) dst[s] += src[o];
+            });
+        });
+        return out;
+    }
+    Tensor flip(const Tensor& x, const std::vector<int>& dims) override {
+        Shape st = contiguous_strides(x.shape());
+        int64_t off = 0;
+        for (int d : dims) {
+            off += (x.shape()[static_cast<size_t>(d)] - 1) * st[static_cast<size_t>(d)];
+            st[static_cast<size_t>(d)] = -st[static_cast<size_t>(d)];
+        }
+        return gather_strided(x, off, st, x.shape());
+    }
+    Tensor index_select(const Tensor& x, int dim, const Tensor& idx) override {
+        Shape os = x.shape();
+        const int64_t D = os[static_cast<size_t>(dim)], J = idx.numel();
+        os[static_cast<size_t>(dim)] = J;
+        Tensor out = empty(os, x.dtype());
+        int64_t outer, inner;
+        split_at(os, dim, outer, inner);
+        const int64_t* ix = idx.data<int64_t>();
+        for (int64_t j = 0; j < J; ++j)
+            VKG_CHECK(ix[j] >= 0 && ix[j] < D, "index_select", "index ", ix[j], " is out of range for size ", D);
+        const size_t es = dtype_size(x.dtype());
+        const auto* src = static_cast<const std::byte*>(x.raw_data());
+        auto* dst = static_cast<std::byte*>(out.raw_data());
+        for (int64_t o = 0; o < outer; ++o)
+            for (int64_t j = 0; j < J; ++j)
+                std::memcpy(dst + static_cast<size_t>((o * J + j) * inner) * es,
+                            src + static_cast<size_t>((o * D + ix[j]) * inner) * es, static_cast<size_t>(inner) * es);
+        return out;
+    }
+    Tensor index_add(const Shape& shape, int dim, const Tensor& idx, const Tensor& src) override {
+        Tensor out = empty(shape, src.dtype());
+        fill(out, 0);
+        const int64_t D = shape[static_cast<size_t>(dim)], J = idx.numel();
+        int64_t outer, inner;
+        split_at(shape, dim, outer, inner);
+        const int64_t* ix = idx.data<int64_t>();
+        for (int64_t j = 0; j < J; ++j)
+            VKG_CHECK(ix[j] >= 0 && ix[j] < D, "index_add", "index ", ix[j], " is out of range for size ", D);
+        visit_float(src.dtype(), "index_add", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            const T* s = src.data<T>();
+            T* d = out.data<T>();
+            for (int64_t o = 0; o < outer; ++o)
+                for (int64_t j = 0; j < J; ++j)
+                    for (int64_t i = 0; i < inner; ++i) d[(o * D + ix[j]) * inner + i] += s[(o * J + j) * inner + i];
+        });
+        return out;
+    }
+    Tensor gather(const Tensor& x, int dim, const Tensor& index) override {
+        Tensor out = empty(index.shape(), x.dtype());
+        visit_elem(x.dtype(), [&](auto* tag) {
+            using E = std::remove_pointer_t<decltype(tag)>;
+            const E* s = static_cast<const E*>(x.raw_data());
+            E* d = static_cast<E*>(out.raw_data());
+            for_each_gather(index.shape(), index.data<int64_t>(), dim, contiguous_strides(x.shape()),
+                            x.shape()[static_cast<size_t>(dim)], "gather",
+                            [&](int64_t lin, int64_t off) { d[lin] = s[off]; });
+        });
+        return out;
+    }
+    Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) override {
+        Tensor out = empty(shape, src.dtype());
+        fill(out, 0);
+        visit_float(src.dtype(), "scatter_add", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            const T* s = src.data<T>();
+            T* d = out.data<T>();
+            for_each_gather(index.shape(), index.data<int64_t>(), dim, contiguous_strides(shape),
+                            shape[static_cast<size_t>(dim)], "scatter_add",
+                            [&](int64_t lin, int64_t off) { d[off] += s[lin]; });
+        });
+        return out;
+    }
+
+private:
+    Tensor gather_strided(const Tensor& x, int64_t off, const Shape& strides, const Shape& os) {
+        Tensor out = empty(os, x.dtype());
+        if (out.numel() == 0) return out;
+        visit_elem(x.dtype(), [&](auto* tag) {
+            using E = std::remove_pointer_t<decltype(tag)>;
+            strided_copy<E>(static_cast<const E*>(x.raw_data()), off, strides, static_cast<E*>(out.raw_data()), os);
+        });
+        return out;
+    }
+};
+
+/// The process's CPU backend (stateless, so one shared instance is enough).
+inline Backend& backend() {
+    static CpuBackend b;
+    return b;
+}
+
+} // namespace vkgrad::cpu

@@ -1,0 +1,156 @@
+// vkgrad/cpu/elementwise.hpp — CPU kernels for unary, binary (broadcast) and where.
+#pragma once
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Core>
+
+#include "../core/backend.hpp"
+
+namespace vkgrad::cpu {
+
+template <class T> using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+template <class T> void unary(UnaryOp op, const T* xp, T* op_, int64_t n, double a, double b) {
+    ConstArrayMap<T> x(xp, n);
+    ArrayMap<T> o(op_, n);
+    const T ta = static_cast<T>(a), tb = static_cast<T>(b);
+    switch (op) {
+    case UnaryOp::neg: o = -x; break;
+    case UnaryOp::exp: o = x.exp(); break;
+    case UnaryOp::log: o = x.log(); break;
+    case UnaryOp::sqrt: o = x.sqrt(); break;
+    case UnaryOp::rsqrt: o = x.rsqrt(); break;
+    case UnaryOp::abs: o = x.abs(); break;
+    case UnaryOp::sign: o = x.sign(); break;
+    case UnaryOp::sigmoid: o = T(1) / (T(1) + (-x).exp()); break;
+    case UnaryOp::tanh: o = x.tanh(); break;
+    case UnaryOp::relu: o = (x > T(0)).select(x, T(0)); break;
+    case UnaryOp::leaky_relu: o = (x > T(0)).select(x, x * ta); break;
+    case UnaryOp::clamp: o = x.max(ta).min(tb); break;
+    case UnaryOp::pow_scalar:
+        if (a == 2) o = x.square();
+        else if (a == 1) o = x;
+        else o = x.pow(ta);
+        break;
+    case UnaryOp::erf:
+        for (int64_t i = 0; i < n; ++i) op_[i] = std::erf(xp[i]);
+        break;
+    case UnaryOp::gelu:
+        for (int64_t i = 0; i < n; ++i) op_[i] = xp[i] * T(0.5) * (T(1) + std::erf(xp[i] * T(M_SQRT1_2)));
+        break;
+    case UnaryOp::softplus:
+        // torch: x when beta*x > threshold, else log1p(exp(beta*x)) / beta
+        for (int64_t i = 0; i < n; ++i)
+            op_[i] = xp[i] * ta > tb ? xp[i] : std::log1p(std::exp(xp[i] * ta)) / ta;
+        break;
+    }
+}
+
+template <class T> inline T binary_scalar(BinaryOp op, T x, T y) {
+    switch (op) {
+    case BinaryOp::add: return x + y;
+    case BinaryOp::sub: return x - y;
+    case BinaryOp::mul: return x * y;
+    case BinaryOp::div: return x / y;
+    case BinaryOp::pow: return y == T(2) ? x * x : std::pow(x, y);
+    case BinaryOp::maximum: return (x != x || x > y) ? x : y; // NaN propagates, as torch.maximum
+    case BinaryOp::minimum: return (x != x || x < y) ? x : y;
+    case BinaryOp::eq: return T(x == y);
+    case BinaryOp::ne: return T(x != y);
+    case BinaryOp::lt: return T(x < y);
+    case BinaryOp::le: return T(x <= y);
+    case BinaryOp::gt: return T(x > y);
+    case BinaryOp::ge: return T(x >= y);
+    }
+    return T(0);
+}
+
+/// Strides (in elements) of `s` aligned to the broadcast shape `out`: 0 on broadcast axes.
+inline Shape broadcast_strides(const Shape& s, const Shape& out) {
+    Shape st(out.size(), 0);
+    const Shape cs = contiguous_strides(s);
+    const size_t off = out.size() - s.size();
+    for (size_t i = 0; i < s.size(); ++i) st[off + i] = s[i] == 1 ? 0 : cs[i];
+    return st;
+}
+
+/// Calls body(offsets, inner) for every run of the last axis of `out`, where offsets[k] is the
+/// element offset of operand k at the start of the run and strides[k] its per-axis strides.
+template <size_t K, class Body>
+void for_each_row(const Shape& out, const std::array<Shape, K>& strides, Body&& body) {
+    const size_t nd = out.size();
+    if (nd == 0) {
+        std::array<int64_t, K> z{};
+        body(z, int64_t(1));
+        return;
+    }
+    const int64_t inner = out[nd - 1];
+    const int64_t rows = inner == 0 ? 0 : numel(out) / inner;
+    Shape idx(nd, 0);
+    std::array<int64_t, K> off{};
+    for (int64_t r = 0; r < rows; ++r) {
+        body(off, inner);
+        for (size_t d = nd - 1; d-- > 0;) { // odometer over the outer axes
+            if (++idx[d] < out[d]) {
+                for (size_t k = 0; k < K; ++k) off[k] += strides[k][d];
+                break;
+            }
+            for (size_t k = 0; k < K; ++k) off[k] -= strides[k][d] * (out[d] - 1);
+            idx[d] = 0;
+        }
+    }
+}
+
+template <class T, class F>
+void binary_loop(const T* a, const Shape& as, const T* b, const Shape& bs, T* o, const Shape& os, F f) {
+    const int64_t n = numel(os);
+    if (as == os && bs == os) {
+        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+    } else if (as == os && numel(bs) == 1) {
+        const T y = b[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], y);
+    } else if (bs == os && numel(as) == 1) {
+        const T x = a[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = f(x, b[i]);
+    } else {
+        const std::array<Shape, 2> st{broadcast_strides(as, os), broadcast_strides(bs, os)};
+        const int64_t sa = os.empty() ? 0 : st[0].back(), sb = os.empty() ? 0 : st[1].back();
+        T* out = o;
+        for_each_row<2>(os, st, [&](const std::array<int64_t, 2>& off, int64_t inner) {
+            const T* pa = a + off[0];
+            const T* pb = b + off[1];
+            for (int64_t i = 0; i < inner; ++i) out[i] = f(pa[i * sa], pb[i * sb]);
+            out += inner;
+        });
+    }
+}
+
+template <class T>
+void binary(BinaryOp op, const T* a, const Shape& as, const T* b, const Shape& bs, T* o, const Shape& os) {
+    // Dispatch on the op outside the loop so each loop body inlines to a vectorisable form.
+    switch (op) {
+    case BinaryOp::add: return binary_loop(a, as, b, bs, o, os, [](T x, T y) { return x + y; });
+    case BinaryOp::sub: return binary_loop(a, as, b, bs, o, os, [](T x, T y) { return x - y; });
+    case BinaryOp::mul: return binary_loop(a, as, b, bs, o, os, [](T x, T y) { return x * y; });
+    case BinaryOp::div: return binary_loop(a, as, b, bs, o, os, [](T x, T y) { return x / y; });
+    default: return binary_loop(a, as, b, bs, o, os, [op](T x, T y) { return binary_scalar(op, x, y); });
+    }
+}
+
+template <class T>
+void where(const T* c, const Shape& cs, const T* a, const Shape& as, const T* b, const Shape& bs, T* o,
+           const Shape& os) {
+    const std::array<Shape, 3> st{broadcast_strides(cs, os), broadcast_strides(as, os), broadcast_strides(bs, os)};
+    const int64_t sc = os.empty() ? 0 : st[0].back(), sa = os.empty() ? 0 : st[1].back(),
+                  sb = os.empty() ? 0 : st[2].back();
+    T* out = o;
+    for_each_row<3>(os, st, [&](const std::array<int64_t, 3>& off, int64_t inner) {
+        for (int64_t i = 0; i < inner; ++i)
+            out[i] = c[off[0] + i * sc] != T(0) ? a[off[1] + i * sa] : b[off[2] + i * sb];
+        out += inner;
+    });
+}
+
+} // namespace vkgrad::cpu
