@@ -105,23 +105,27 @@ void for_each_row(const Shape& out, const std::array<Shape, K>& strides, Body&& 
 
 template <class T, class F>
 void binary_loop(const T* a, const Shape& as, const T* b, const Shape& bs, T* o, const Shape& os, F f) {
+    // Contiguous runs get loops with unit or zero strides written out, so they vectorise.
+    auto run = [&f](const T* pa, int64_t sa, const T* pb, int64_t sb, T* out, int64_t n) {
+        if (sa == 1 && sb == 1)
+            for (int64_t i = 0; i < n; ++i) out[i] = f(pa[i], pb[i]);
+        else if (sa == 1 && sb == 0)
+            for (int64_t i = 0, y = 0; i < n; ++i) out[i] = f(pa[i], pb[y]);
+        else if (sa == 0 && sb == 1)
+            for (int64_t i = 0, x = 0; i < n; ++i) out[i] = f(pa[x], pb[i]);
+        else
+            for (int64_t i = 0; i < n; ++i) out[i] = f(pa[i * sa], pb[i * sb]);
+    };
     const int64_t n = numel(os);
-    if (as == os && bs == os) {
-        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
-    } else if (as == os && numel(bs) == 1) {
-        const T y = b[0];
-        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], y);
-    } else if (bs == os && numel(as) == 1) {
-        const T x = a[0];
-        for (int64_t i = 0; i < n; ++i) o[i] = f(x, b[i]);
-    } else {
+    if (as == os && bs == os) run(a, 1, b, 1, o, n);
+    else if (as == os && numel(bs) == 1) run(a, 1, b, 0, o, n);
+    else if (bs == os && numel(as) == 1) run(a, 0, b, 1, o, n);
+    else {
         const std::array<Shape, 2> st{broadcast_strides(as, os), broadcast_strides(bs, os)};
         const int64_t sa = os.empty() ? 0 : st[0].back(), sb = os.empty() ? 0 : st[1].back();
         T* out = o;
         for_each_row<2>(os, st, [&](const std::array<int64_t, 2>& off, int64_t inner) {
-            const T* pa = a + off[0];
-            const T* pb = b + off[1];
-            for (int64_t i = 0; i < inner; ++i) out[i] = f(pa[i * sa], pb[i * sb]);
+            run(a + off[0], sa, b + off[1], sb, out, inner);
             out += inner;
         });
     }
