@@ -6,7 +6,6 @@
 // backward pass itself — that is all higher-order gradients need.
 #pragma once
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -54,7 +53,7 @@ struct NoGradGuard : GradModeGuard {
 
 /// Records `fn` as the backward of `out` = op(inputs) when grad mode is on and some input
 /// requires gradients; otherwise returns `out` untouched. Every differentiable op ends here.
-inline Tensor record(Tensor out, const char* name, std::initializer_list<Tensor> inputs, BackwardFn fn) {
+inline Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn) {
     if (!grad_enabled()) return out;
     bool any = false;
     for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());

@@ -153,22 +153,8 @@ inline Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
         sizes.push_back(s[static_cast<size_t>(a)]);
     }
     if (xs.size() == 1) return xs[0];
-    Tensor out = backend_of(xs[0].device()).concat(xs, a);
-    if (!grad_enabled()) return out;
-    // record() takes a fixed list; build the node by hand for the variable number of inputs.
-    bool any = false;
-    for (const auto& x : xs) any = any || x.requires_grad();
-    if (!any) return out;
-    auto node = std::make_shared<GradFn>();
-    node->name = "concat";
-    for (const auto& x : xs) {
-        node->inputs.push_back(x.impl());
-        node->versions.push_back(x.impl()->storage->version);
-    }
-    node->backward = [sizes, a](const Tensor& g, const Tensor&, const std::vector<bool>&) { return split(g, sizes, a); };
-    out.impl()->grad_fn = std::move(node);
-    out.impl()->requires_grad = true;
-    return out;
+    return record(backend_of(xs[0].device()).concat(xs, a), "concat", xs,
+                  [sizes, a](const Tensor& g, const Tensor&, const auto&) { return split(g, sizes, a); });
 }
 
 inline std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
