@@ -6,6 +6,7 @@
 // backward pass itself — that is all higher-order gradients need.
 #pragma once
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -53,7 +54,8 @@ struct NoGradGuard : GradModeGuard {
 
 /// Records `fn` as the backward of `out` = op(inputs) when grad mode is on and some input
 /// requires gradients; otherwise returns `out` untouched. Every differentiable op ends here.
-inline Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn) {
+/// (A template, so that ops run without grad never pay for building the closure.)
+template <class Inputs, class F> Tensor record_impl(Tensor out, const char* name, const Inputs& inputs, F&& fn) {
     if (!grad_enabled()) return out;
     bool any = false;
     for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -64,10 +66,16 @@ inline Tensor record(Tensor out, const char* name, const std::vector<Tensor>& in
         node->inputs.push_back(t.impl());
         node->versions.push_back(t.defined() ? t.impl()->storage->version : 0);
     }
-    node->backward = std::move(fn);
+    node->backward = BackwardFn(std::forward<F>(fn));
     out.impl()->grad_fn = std::move(node);
     out.impl()->requires_grad = true;
     return out;
+}
+template <class F> Tensor record(Tensor out, const char* name, std::initializer_list<Tensor> inputs, F&& fn) {
+    return record_impl(std::move(out), name, inputs, std::forward<F>(fn));
+}
+template <class F> Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs, F&& fn) {
+    return record_impl(std::move(out), name, inputs, std::forward<F>(fn));
 }
 
 /// A tensor sharing `t`'s storage but cut from the graph.

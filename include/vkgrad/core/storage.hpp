@@ -6,11 +6,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
-#include <new>
 
+#include "allocator.hpp"
 #include "shape.hpp"
 
 namespace vkgrad {
@@ -31,16 +29,11 @@ protected:
     size_t nbytes_;
 };
 
-/// Host memory aligned to 64 bytes (a cache line; enough for AVX-512 loads).
+/// Host memory from the caching allocator, aligned to 64 bytes.
 class CpuStorage final : public Storage {
 public:
-    explicit CpuStorage(size_t n) : Storage(Device{}, n) {
-        const size_t rounded = (n + 63) / 64 * 64;
-        ptr_ = rounded ? static_cast<std::byte*>(::operator new(rounded, std::align_val_t(64))) : nullptr;
-    }
-    ~CpuStorage() override {
-        if (ptr_) ::operator delete(ptr_, std::align_val_t(64));
-    }
+    explicit CpuStorage(size_t n) : Storage(Device{}, n), ptr_(static_cast<std::byte*>(cpu_allocator().allocate(n))) {}
+    ~CpuStorage() override { cpu_allocator().deallocate(ptr_, nbytes_); }
     CpuStorage(const CpuStorage&) = delete;
     CpuStorage& operator=(const CpuStorage&) = delete;
     void* host_data() override { return ptr_; }

@@ -112,14 +112,11 @@ public:
         offa.reserve(static_cast<size_t>(nbatch));
         offb.reserve(static_cast<size_t>(nbatch));
         const std::array<Shape, 2> st{broadcast_strides(abatch, batch), broadcast_strides(bbatch, batch)};
-        Shape bshape = batch;
-        bshape.push_back(1); // a trailing unit axis so for_each_row visits one batch per row
-        std::array<Shape, 2> st1 = st;
-        st1[0].push_back(0);
-        st1[1].push_back(0);
-        for_each_row<2>(bshape, st1, [&](const std::array<int64_t, 2>& o, int64_t) {
-            offa.push_back(o[0]);
-            offb.push_back(o[1]);
+        for_each_row<2>(batch, st, [&](const std::array<int64_t, 2>& o, int64_t inner, const std::array<int64_t, 2>& s) {
+            for (int64_t i = 0; i < inner; ++i) {
+                offa.push_back(o[0] + i * s[0]);
+                offb.push_back(o[1] + i * s[1]);
+            }
         });
         const int64_t sa = M * K, sb = K * N;
         visit_float(a.dtype(), "matmul", [&](auto* tag) {
@@ -164,9 +161,8 @@ public:
             const E* src = static_cast<const E*>(g.raw_data());
             E* dst = static_cast<E*>(out.raw_data()) + off;
             int64_t lin = 0;
-            const int64_t s_in = st.back();
-            for_each_row<1>(g.shape(), {st}, [&](const std::array<int64_t, 1>& o, int64_t inner) {
-                for (int64_t i = 0; i < inner; ++i) dst[o[0] + i * s_in] = src[lin++];
+            for_each_row<1>(g.shape(), {st}, [&](const std::array<int64_t, 1>& o, int64_t inner, const std::array<int64_t, 1>& s) {
+                for (int64_t i = 0; i < inner; ++i) dst[o[0] + i * s[0]] = src[lin++];
             });
         });
         return out;

@@ -76,28 +76,45 @@ inline Shape broadcast_strides(const Shape& s, const Shape& out) {
     return st;
 }
 
-/// Calls body(offsets, inner) for every run of the last axis of `out`, where offsets[k] is the
-/// element offset of operand k at the start of the run and strides[k] its per-axis strides.
+/// Calls body(offsets, inner, steps) for every run along the innermost axis of `out`, where
+/// offsets[k] is the element offset of operand k at the start of the run, steps[k] its stride
+/// along the run, and strides[k] its per-axis strides. Runs visit `out` in row-major order.
+/// Axes of size 1 are dropped and axes that are contiguous in every operand are merged first,
+/// so runs are as long as the layouts allow.
 template <size_t K, class Body>
-void for_each_row(const Shape& out, const std::array<Shape, K>& strides, Body&& body) {
-    const size_t nd = out.size();
-    if (nd == 0) {
-        std::array<int64_t, K> z{};
-        body(z, int64_t(1));
+void for_each_row(const Shape& out_in, const std::array<Shape, K>& st_in, Body&& body) {
+    Shape out;
+    std::array<Shape, K> st;
+    for (size_t d = 0; d < out_in.size(); ++d) {
+        if (out_in[d] == 1) continue;
+        bool merge = !out.empty();
+        for (size_t k = 0; k < K && merge; ++k) merge = st[k].back() == st_in[k][d] * out_in[d];
+        if (merge) {
+            out.back() *= out_in[d];
+            for (size_t k = 0; k < K; ++k) st[k].back() = st_in[k][d];
+        } else {
+            out.push_back(out_in[d]);
+            for (size_t k = 0; k < K; ++k) st[k].push_back(st_in[k][d]);
+        }
+    }
+    std::array<int64_t, K> off{}, step{};
+    if (out.empty()) { // a single element
+        body(off, int64_t(1), step);
         return;
     }
+    const size_t nd = out.size();
     const int64_t inner = out[nd - 1];
     const int64_t rows = inner == 0 ? 0 : numel(out) / inner;
+    for (size_t k = 0; k < K; ++k) step[k] = st[k][nd - 1];
     Shape idx(nd, 0);
-    std::array<int64_t, K> off{};
     for (int64_t r = 0; r < rows; ++r) {
-        body(off, inner);
+        body(const_cast<const std::array<int64_t, K>&>(off), inner, step);
         for (size_t d = nd - 1; d-- > 0;) { // odometer over the outer axes
             if (++idx[d] < out[d]) {
-                for (size_t k = 0; k < K; ++k) off[k] += strides[k][d];
+                for (size_t k = 0; k < K; ++k) off[k] += st[k][d];
                 break;
             }
-            for (size_t k = 0; k < K; ++k) off[k] -= strides[k][d] * (out[d] - 1);
+            for (size_t k = 0; k < K; ++k) off[k] -= st[k][d] * (out[d] - 1);
             idx[d] = 0;
         }
     }
@@ -122,10 +139,9 @@ void binary_loop(const T* a, const Shape& as, const T* b, const Shape& bs, T* o,
     else if (bs == os && numel(as) == 1) run(a, 0, b, 1, o, n);
     else {
         const std::array<Shape, 2> st{broadcast_strides(as, os), broadcast_strides(bs, os)};
-        const int64_t sa = os.empty() ? 0 : st[0].back(), sb = os.empty() ? 0 : st[1].back();
         T* out = o;
-        for_each_row<2>(os, st, [&](const std::array<int64_t, 2>& off, int64_t inner) {
-            run(a + off[0], sa, b + off[1], sb, out, inner);
+        for_each_row<2>(os, st, [&](const std::array<int64_t, 2>& off, int64_t inner, const std::array<int64_t, 2>& s) {
+            run(a + off[0], s[0], b + off[1], s[1], out, inner);
             out += inner;
         });
     }
@@ -147,12 +163,10 @@ template <class T>
 void where(const T* c, const Shape& cs, const T* a, const Shape& as, const T* b, const Shape& bs, T* o,
            const Shape& os) {
     const std::array<Shape, 3> st{broadcast_strides(cs, os), broadcast_strides(as, os), broadcast_strides(bs, os)};
-    const int64_t sc = os.empty() ? 0 : st[0].back(), sa = os.empty() ? 0 : st[1].back(),
-                  sb = os.empty() ? 0 : st[2].back();
     T* out = o;
-    for_each_row<3>(os, st, [&](const std::array<int64_t, 3>& off, int64_t inner) {
+    for_each_row<3>(os, st, [&](const std::array<int64_t, 3>& off, int64_t inner, const std::array<int64_t, 3>& s) {
         for (int64_t i = 0; i < inner; ++i)
-            out[i] = c[off[0] + i * sc] != T(0) ? a[off[1] + i * sa] : b[off[2] + i * sb];
+            out[i] = c[off[0] + i * s[0]] != T(0) ? a[off[1] + i * s[1]] : b[off[2] + i * s[2]];
         out += inner;
     });
 }

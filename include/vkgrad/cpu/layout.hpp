@@ -11,9 +11,9 @@ namespace vkgrad::cpu {
 /// dst (contiguous, shape `out`) [i] = src[off + sum_d i_d * strides[d]]; strides may be 0
 /// (expand) or negative (flip). E is any type of the element's size.
 template <class E> void strided_copy(const E* src, int64_t off, const Shape& strides, E* dst, const Shape& out) {
-    const int64_t s_in = out.empty() ? 0 : strides.back();
-    for_each_row<1>(out, {strides}, [&](const std::array<int64_t, 1>& o, int64_t inner) {
+    for_each_row<1>(out, {strides}, [&](const std::array<int64_t, 1>& o, int64_t inner, const std::array<int64_t, 1>& st) {
         const E* p = src + off + o[0];
+        const int64_t s_in = st[0];
         if (s_in == 1) std::memcpy(dst, p, sizeof(E) * static_cast<size_t>(inner));
         else
             for (int64_t i = 0; i < inner; ++i) dst[i] = p[i * s_in];
@@ -98,9 +98,9 @@ void for_each_gather(const Shape& ishape, const int64_t* index, int dim, const S
                      const char* op, F&& f) {
     Shape st0 = st;
     st0[static_cast<size_t>(dim)] = 0;
-    const int64_t s_in = ishape.empty() ? 0 : st0.back();
     int64_t lin = 0;
-    for_each_row<1>(ishape, {st0}, [&](const std::array<int64_t, 1>& o, int64_t inner) {
+    for_each_row<1>(ishape, {st0}, [&](const std::array<int64_t, 1>& o, int64_t inner, const std::array<int64_t, 1>& s) {
+        const int64_t s_in = s[0];
         for (int64_t i = 0; i < inner; ++i, ++lin) {
             const int64_t v = index[lin];
             VKG_CHECK(v >= 0 && v < dim_size, op, "index ", v, " is out of range for size ", dim_size,
