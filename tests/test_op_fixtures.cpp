@@ -43,6 +43,11 @@ PadMode pad_mode(const std::string& m) {
     return m == "reflect" ? PadMode::reflect : m == "replicate" ? PadMode::replicate : PadMode::constant;
 }
 
+ConvParams conv_params(const Params& p) {
+    const auto s = p.list("stride"), pad = p.list("pad"), d = p.list("dilation");
+    return {{s[0], s[1]}, {pad[0], pad[1], pad[2], pad[3]}, {d[0], d[1]}, p.i("groups", 1)};
+}
+
 const std::map<std::string, OpFn>& registry() {
     static const std::map<std::string, OpFn> ops = {
         {"add", [](auto&, auto& x) { return x[0] + x[1]; }},
@@ -101,6 +106,12 @@ const std::map<std::string, OpFn>& registry() {
         {"gather", [](auto& p, auto& x) { return gather(x[0], p.i("axis"), x[1]); }},
         {"index_add", [](auto& p, auto& x) { return index_add(p.list("shape"), p.i("axis"), x[1], x[0]); }},
         {"scatter_add", [](auto& p, auto& x) { return scatter_add(p.list("shape"), p.i("axis"), x[1], x[0]); }},
+        {"conv2d", [](auto& p, auto& x) { return conv2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), conv_params(p)); }},
+        {"conv_transpose2d",
+         [](auto& p, auto& x) {
+             const auto op = p.list("output_padding");
+             return conv_transpose2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), conv_params(p), {op[0], op[1]});
+         }},
         {"unsqueeze", [](auto& p, auto& x) { return unsqueeze(x[0], p.i("axis")); }},
         {"squeeze", [](auto& p, auto& x) { return squeeze(x[0], p.i("axis")); }},
         {"flatten", [](auto& p, auto& x) { return flatten(x[0], p.i("start"), p.i("end")); }},
@@ -224,4 +235,5 @@ OP_TEST("sigmoid") OP_TEST("tanh") OP_TEST("gelu") OP_TEST("softplus") OP_TEST("
 OP_TEST("max") OP_TEST("min") OP_TEST("var") OP_TEST("matmul") OP_TEST("linear") OP_TEST("reshape")
 OP_TEST("permute") OP_TEST("transpose") OP_TEST("expand") OP_TEST("slice") OP_TEST("narrow") OP_TEST("concat")
 OP_TEST("split") OP_TEST("pad") OP_TEST("flip") OP_TEST("index_select") OP_TEST("gather") OP_TEST("index_add")
-OP_TEST("scatter_add") OP_TEST("unsqueeze") OP_TEST("squeeze") OP_TEST("flatten")
+OP_TEST("scatter_add") OP_TEST("unsqueeze") OP_TEST("squeeze") OP_TEST("flatten") OP_TEST("conv2d")
+OP_TEST("conv_transpose2d")

@@ -11,13 +11,16 @@
 // -march=native (at least AVX2 + FMA): Eigen's kernels are much slower without them.
 #pragma once
 
+#include "core/allocator.hpp"
 #include "core/backend.hpp"
 #include "core/error.hpp"
 #include "core/graph.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/shape.hpp"
 #include "core/tensor.hpp"
 
+#include "ops/conv.hpp"
 #include "ops/creation.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/indexing.hpp"

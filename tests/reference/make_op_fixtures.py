@@ -183,6 +183,40 @@ def main():
     case("squeeze", "squeeze", [rnd(2, 1, 3)], lambda t: t.squeeze(1), axis=1)
     case("flatten", "flatten", [rnd(2, 3, 4, 5)], lambda t: t.flatten(1, 2), start=1, end=2)
 
+    # --- convolution: (x shape, w shape, stride, pad t/b/l/r, dilation, groups, bias)
+    convs = [
+        ("conv_3x3", (2, 3, 7, 6), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, True),
+        ("conv_s2", (1, 2, 9, 8), (3, 2, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1, True),
+        ("conv_asym_pad", (1, 2, 5, 6), (3, 2, 3, 2), (1, 2), (0, 2, 1, 0), (1, 1), 1, False),
+        ("conv_dilated", (1, 2, 9, 9), (2, 2, 3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 1, True),
+        ("conv_groups", (2, 4, 6, 5), (6, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2, True),
+        ("conv_depthwise", (1, 3, 6, 7), (3, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 3, True),
+        ("conv_1x1", (2, 3, 4, 5), (5, 3, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+        ("conv_2x2_s2", (1, 3, 6, 8), (6, 3, 2, 2), (2, 2), (0, 0, 0, 0), (1, 1), 1, True),
+        ("conv_4x4", (1, 2, 8, 7), (2, 2, 4, 4), (2, 1), (1, 2, 2, 1), (1, 1), 1, False),
+        ("conv_7x7", (1, 2, 9, 10), (2, 2, 7, 7), (1, 1), (3, 3, 3, 3), (1, 1), 1, True),
+        ("conv_1x1_s2", (1, 4, 7, 7), (3, 4, 1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1, False),
+    ]
+    for name, xs, ws, st, pd, dl, g, bias in convs:
+        ins = [rnd(*xs), rnd(*ws) * 0.5] + ([rnd(ws[0])] if bias else [])
+        def f(x, w, b=None, st=st, pd=pd, dl=dl, g=g):
+            return F.conv2d(F.pad(x, (pd[2], pd[3], pd[0], pd[1])), w, b, st, 0, dl, g)
+        case(name, "conv2d", ins, f, stride=f"{st[0]},{st[1]}", pad=",".join(map(str, pd)),
+             dilation=f"{dl[0]},{dl[1]}", groups=g)
+    # transposed: (y shape, w shape [Cin, Cout/g, kh, kw], stride, symmetric pad, output_padding, dilation, groups)
+    tconvs = [
+        ("convT_s2", (1, 3, 4, 5), (3, 2, 3, 3), 2, 1, (1, 1), 1, 1, True),
+        ("convT_s1", (2, 2, 5, 4), (2, 3, 3, 3), 1, 1, (0, 0), 1, 1, False),
+        ("convT_groups", (1, 4, 3, 4), (4, 1, 4, 4), 2, 1, (0, 1), 1, 2, True),
+        ("convT_dilated", (1, 2, 4, 4), (2, 2, 3, 3), 1, 0, (0, 0), 2, 1, True),
+    ]
+    for name, ys, ws, st, pd, op, dl, g, bias in tconvs:
+        ins = [rnd(*ys), rnd(*ws) * 0.5] + ([rnd(ws[1] * g)] if bias else [])
+        def f(y, w, b=None, st=st, pd=pd, op=op, dl=dl, g=g):
+            return F.conv_transpose2d(y, w, b, st, pd, op, g, dl)
+        case(name, "conv_transpose2d", ins, f, stride=f"{st},{st}", pad=f"{pd},{pd},{pd},{pd}",
+             dilation=f"{dl},{dl}", groups=g, output_padding=f"{op[0]},{op[1]}")
+
     with open(os.path.join(ROOT, "cases.txt"), "w") as f:
         f.write("\n".join(cases) + "\n")
     print(f"{len(cases)} cases written to {os.path.normpath(ROOT)}", file=sys.stderr)

@@ -28,6 +28,18 @@ enum class ReduceOp { sum, max, min };
 
 enum class PadMode { constant, reflect, replicate };
 
+/// Geometry of a 2-d convolution (torch.nn.functional.conv2d), with separate padding per side.
+struct ConvParams {
+    std::array<int64_t, 2> stride{1, 1};        // (h, w)
+    std::array<int64_t, 4> padding{0, 0, 0, 0}; // top, bottom, left, right
+    std::array<int64_t, 2> dilation{1, 1};      // (h, w)
+    int64_t groups = 1;
+    /// torch's form: the same stride, padding and dilation along both axes.
+    static ConvParams torch(int64_t stride = 1, int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1) {
+        return {{stride, stride}, {padding, padding, padding, padding}, {dilation, dilation}, groups};
+    }
+};
+
 /// Primitive kernels. Inputs are contiguous tensors on this backend's device with a common
 /// floating dtype unless stated; shapes are validated by the ops layer before the call, so
 /// backends only check what the ops layer cannot know.
@@ -76,6 +88,14 @@ struct Backend {
     virtual Tensor gather(const Tensor& x, int dim, const Tensor& index) = 0;
     /// Adjoint of gather: zeros of `shape`, then out[i][index[i][j][k]][k] += src[i][j][k].
     virtual Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) = 0;
+
+    // Convolution: the forward and its two adjoints, each validated by the ops layer.
+    /// x [N, C, H, W], w [O, C/groups, kh, kw] -> [N, O, Ho, Wo] (no bias).
+    virtual Tensor conv2d(const Tensor& x, const Tensor& w, const ConvParams& p) = 0;
+    /// d<conv2d(x, w), gy>/dx for x of x_shape: the transposed convolution of gy.
+    virtual Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvParams& p) = 0;
+    /// d<conv2d(x, w), gy>/dw for w of w_shape.
+    virtual Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const ConvParams& p) = 0;
 };
 
 /// Backends by device type. The CPU one is built in (vkgrad/cpu/backend.hpp); others

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "../core/backend.hpp"
+#include "conv.hpp"
 #include "elementwise.hpp"
 #include "layout.hpp"
 #include "matmul.hpp"
@@ -290,7 +291,37 @@ public:
         return out;
     }
 
+    Tensor conv2d(const Tensor& x, const Tensor& w, const ConvParams& p) override {
+        Tensor y = empty(conv_out_shape(x.shape(), w.shape(), p), x.dtype());
+        visit_float(x.dtype(), "conv2d", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            conv2d_forward<T>(x.data<T>(), w.data<T>(), y.data<T>(), conv_geom(x.shape(), w.shape(), y.shape(), p));
+        });
+        return y;
+    }
+    Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& xs, const ConvParams& p) override {
+        Tensor gx = empty(xs, gy.dtype());
+        visit_float(gy.dtype(), "conv2d_input_grad", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            cpu::conv2d_input_grad<T>(gy.data<T>(), w.data<T>(), gx.data<T>(), conv_geom(xs, w.shape(), gy.shape(), p));
+        });
+        return gx;
+    }
+    Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& ws, const ConvParams& p) override {
+        Tensor gw = empty(ws, x.dtype());
+        visit_float(x.dtype(), "conv2d_weight_grad", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            cpu::conv2d_weight_grad<T>(x.data<T>(), gy.data<T>(), gw.data<T>(), conv_geom(x.shape(), ws, gy.shape(), p));
+        });
+        return gw;
+    }
+
 private:
+    static Shape conv_out_shape(const Shape& x, const Shape& w, const ConvParams& p) {
+        const int64_t ho = (x[2] + p.padding[0] + p.padding[1] - p.dilation[0] * (w[2] - 1) - 1) / p.stride[0] + 1;
+        const int64_t wo = (x[3] + p.padding[2] + p.padding[3] - p.dilation[1] * (w[3] - 1) - 1) / p.stride[1] + 1;
+        return {x[0], w[0], ho, wo};
+    }
     Tensor gather_strided(const Tensor& x, int64_t off, const Shape& strides, const Shape& os) {
         Tensor out = empty(os, x.dtype());
         if (out.numel() == 0) return out;

@@ -5,6 +5,7 @@
 // is differentiable (to any order) in all its floating inputs unless noted.
 // Unless stated, inputs must share device and dtype, and binary ops broadcast like numpy.
 #pragma once
+#include <array>
 #include <vector>
 
 #include "../core/backend.hpp"
@@ -107,5 +108,19 @@ Tensor index_add(const Shape& shape, int64_t axis, const Tensor& idx, const Tens
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
 /// Zeros of `shape`, then out[i][index[i][j]] += src[i][j] (axis 1) — gather's adjoint.
 Tensor scatter_add(const Shape& shape, int64_t axis, const Tensor& index, const Tensor& src);
+
+// ---- convolution (ops/conv.hpp) -----------------------------------------------------------
+/// torch.nn.functional.conv2d. x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or
+/// undefined. Requires C and O divisible by groups, stride and dilation >= 1, padding >= 0,
+/// and a kernel no larger than the padded input. Differentiable to any order.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const ConvParams& p = {});
+/// torch.nn.functional.conv_transpose2d. y [N, Cin, H, W], weight [Cin, Cout/groups, kh, kw];
+/// output_padding (h, w) must be smaller than the stride or the dilation.
+Tensor conv_transpose2d(const Tensor& y, const Tensor& weight, const Tensor& bias = Tensor(), const ConvParams& p = {},
+                        std::array<int64_t, 2> output_padding = {0, 0});
+/// The adjoints of conv2d: d<conv2d(x, w), gy>/dx for x of x_shape (a transposed convolution),
+/// and d<conv2d(x, w), gy>/dw for w of w_shape. Each is the other's and conv2d's backward.
+Tensor conv2d_input_grad(const Tensor& gy, const Tensor& weight, const Shape& x_shape, const ConvParams& p);
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const ConvParams& p);
 
 } // namespace vkgrad

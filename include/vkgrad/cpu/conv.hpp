@@ -1,0 +1,189 @@
+// vkgrad/cpu/conv.hpp — 2-d convolution on the CPU: packed im2col tiles feeding Eigen's GEMM.
+//
+// The output pixels are cut into tiles of at most kTileElems col elements, so the workspace
+// stays bounded (never a whole im2col of a large image) and hot in cache. A 1x1, stride-1,
+// unpadded convolution reads its input directly as the GEMM operand. Parallel work units and
+// their GEMM sizes depend on the shapes only, so results do not depend on the thread count.
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "../core/backend.hpp"
+#include "../core/parallel.hpp"
+
+namespace vkgrad::cpu {
+
+struct ConvGeom {
+    int64_t N, C, H, W, O, kh, kw, Ho, Wo, G;
+    ConvParams p;
+    int64_t Cg() const { return C / G; }
+    int64_t Og() const { return O / G; }
+    int64_t kk() const { return kh * kw; }
+    int64_t K() const { return Cg() * kk(); }
+    int64_t P() const { return Ho * Wo; }
+    int64_t HW() const { return H * W; }
+    bool pointwise() const {
+        return kh == 1 && kw == 1 && p.stride[0] == 1 && p.stride[1] == 1 && p.padding[0] == 0 && p.padding[1] == 0 &&
+               p.padding[2] == 0 && p.padding[3] == 0;
+    }
+};
+
+inline ConvGeom conv_geom(const Shape& x, const Shape& w, const Shape& y, const ConvParams& p) {
+    return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], p.groups, p};
+}
+
+constexpr int64_t kTileElems = int64_t(1) << 16; // 256 KiB of float col per tile
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/// Output columns [lo, hi) of the row range [ow0, ow1) whose input column ow*sw + off is inside [0, W).
+inline void valid_cols(int64_t ow0, int64_t ow1, int64_t off, int64_t sw, int64_t W, int64_t& lo, int64_t& hi) {
+    lo = std::clamp(-floor_div(off, sw), ow0, ow1); // first ow with ow*sw + off >= 0
+    hi = std::clamp(floor_div(W - 1 - off, sw) + 1, lo, ow1);
+}
+
+/// Visits, for output pixels [p0, p1) and kernel tap (ki, kj), each output row segment:
+/// f(col offset of the segment start, ow0, ow1, input row ih or -1 when outside, off)
+template <class F> void for_each_segment(const ConvGeom& g, int64_t p0, int64_t p1, int64_t ki, F&& f) {
+    for (int64_t p = p0; p < p1;) {
+        const int64_t oh = p / g.Wo, ow0 = p % g.Wo, ow1 = std::min(g.Wo, ow0 + (p1 - p));
+        const int64_t ih = oh * g.p.stride[0] - g.p.padding[0] + ki * g.p.dilation[0];
+        f(p - p0, ow0, ow1, ih >= 0 && ih < g.H ? ih : -1);
+        p += ow1 - ow0;
+    }
+}
+
+/// col[(c*kh + ki)*kw + kj][p - p0] = x[c][ih][iw] (0 outside), for nc channels from x.
+template <class T> void im2col(const T* x, int64_t nc, const ConvGeom& g, int64_t p0, int64_t p1, T* col) {
+    const int64_t n = p1 - p0, sw = g.p.stride[1];
+    for (int64_t c = 0; c < nc; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+                T* row = col + ((c * g.kh + ki) * g.kw + kj) * n;
+                const int64_t off = kj * g.p.dilation[1] - g.p.padding[2];
+                for_each_segment(g, p0, p1, ki, [&](int64_t at, int64_t ow0, int64_t ow1, int64_t ih) {
+                    T* r = row + at - ow0;
+                    if (ih < 0) {
+                        std::fill(r + ow0, r + ow1, T(0));
+                        return;
+                    }
+                    const T* xr = x + c * g.HW() + ih * g.W + off;
+                    int64_t lo, hi;
+                    valid_cols(ow0, ow1, off, sw, g.W, lo, hi);
+                    std::fill(r + ow0, r + lo, T(0));
+                    if (sw == 1) std::copy(xr + lo, xr + hi, r + lo);
+                    else
+                        for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * sw];
+                    std::fill(r + hi, r + ow1, T(0));
+                });
+            }
+}
+
+/// The adjoint of im2col: x[c][ih][iw] += col[...][p - p0].
+template <class T> void col2im(const T* col, int64_t nc, const ConvGeom& g, int64_t p0, int64_t p1, T* x) {
+    const int64_t n = p1 - p0, sw = g.p.stride[1];
+    for (int64_t c = 0; c < nc; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+                const T* row = col + ((c * g.kh + ki) * g.kw + kj) * n;
+                const int64_t off = kj * g.p.dilation[1] - g.p.padding[2];
+                for_each_segment(g, p0, p1, ki, [&](int64_t at, int64_t ow0, int64_t ow1, int64_t ih) {
+                    if (ih < 0) return;
+                    const T* r = row + at - ow0;
+                    T* xr = x + c * g.HW() + ih * g.W + off;
+                    int64_t lo, hi;
+                    valid_cols(ow0, ow1, off, sw, g.W, lo, hi);
+                    for (int64_t ow = lo; ow < hi; ++ow) xr[ow * sw] += r[ow];
+                });
+            }
+}
+
+template <class T> using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T> using StridedMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
+template <class T> using ConstStridedMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
+
+/// Pixels per tile for `rows` col rows.
+inline int64_t tile_pixels(int64_t rows, int64_t P) { return std::clamp<int64_t>(kTileElems / std::max<int64_t>(rows, 1), 16, P); }
+/// Channels per block for the adjoint kernels (about 256 col rows).
+inline int64_t channel_block(const ConvGeom& g) { return std::clamp<int64_t>(256 / g.kk(), 1, g.Cg()); }
+
+/// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps; parallel over (image, group, tile).
+template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
+    const int64_t K = g.K(), P = g.P(), Og = g.Og(), tile = tile_pixels(K, P), tiles = (P + tile - 1) / tile;
+    parallel_for(g.N * g.G * tiles, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(K * tile));
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t t = u % tiles, gi = (u / tiles) % g.G, n = u / tiles / g.G;
+            const int64_t p0 = t * tile, p1 = std::min(P, p0 + tile), cnt = p1 - p0;
+            const T* xg = x + (n * g.C + gi * g.Cg()) * g.HW();
+            Eigen::Map<const RowMat<T>> wg(w + gi * Og * K, Og, K);
+            StridedMap<T> out(y + (n * g.O + gi * Og) * P + p0, Og, cnt, Eigen::OuterStride<>(P));
+            if (g.pointwise()) {
+                out.noalias() = wg * ConstStridedMap<T>(xg + p0, K, cnt, Eigen::OuterStride<>(g.HW()));
+            } else {
+                im2col(xg, g.Cg(), g, p0, p1, buf.data());
+                out.noalias() = wg * Eigen::Map<const RowMat<T>>(buf.data(), K, cnt);
+            }
+        }
+    });
+}
+
+/// gx = the adjoint of conv2d_forward in x; parallel over (image, group, channel block).
+template <class T> void conv2d_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+    const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
+    const int64_t tile = tile_pixels(cb * g.kk(), P);
+    std::fill(gx, gx + g.N * g.C * g.HW(), T(0));
+    parallel_for(g.N * g.G * blocks, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<T> buf(static_cast<size_t>(cb * g.kk() * tile));
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t b = u % blocks, gi = (u / blocks) % g.G, n = u / blocks / g.G;
+            const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
+            T* gxb = gx + (n * g.C + gi * g.Cg() + c0) * g.HW();
+            ConstStridedMap<T> wb(w + gi * Og * K + c0 * g.kk(), Og, rows, Eigen::OuterStride<>(K));
+            for (int64_t p0 = 0; p0 < P; p0 += tile) {
+                const int64_t cnt = std::min(tile, P - p0);
+                ConstStridedMap<T> gyt(gy + (n * g.O + gi * Og) * P + p0, Og, cnt, Eigen::OuterStride<>(P));
+                if (g.pointwise()) {
+                    StridedMap<T>(gxb + p0, rows, cnt, Eigen::OuterStride<>(g.HW())).noalias() = wb.transpose() * gyt;
+                } else {
+                    Eigen::Map<RowMat<T>> col(buf.data(), rows, cnt);
+                    col.noalias() = wb.transpose() * gyt;
+                    col2im(buf.data(), nc, g, p0, p0 + cnt, gxb);
+                }
+            }
+        }
+    });
+}
+
+/// gw = the adjoint of conv2d_forward in w; parallel over (group, channel block), each summing
+/// over images and tiles in a fixed order.
+template <class T> void conv2d_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+    const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
+    const int64_t tile = tile_pixels(cb * g.kk(), P);
+    parallel_for(g.G * blocks, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(cb * g.kk() * tile));
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t b = u % blocks, gi = u / blocks;
+            const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
+            StridedMap<T> acc(gw + gi * Og * K + c0 * g.kk(), Og, rows, Eigen::OuterStride<>(K));
+            acc.setZero();
+            for (int64_t n = 0; n < g.N; ++n) {
+                const T* xb = x + (n * g.C + gi * g.Cg() + c0) * g.HW();
+                for (int64_t p0 = 0; p0 < P; p0 += tile) {
+                    const int64_t cnt = std::min(tile, P - p0);
+                    ConstStridedMap<T> gyt(gy + (n * g.O + gi * Og) * P + p0, Og, cnt, Eigen::OuterStride<>(P));
+                    if (g.pointwise()) {
+                        acc.noalias() += gyt * ConstStridedMap<T>(xb + p0, rows, cnt, Eigen::OuterStride<>(g.HW())).transpose();
+                    } else {
+                        im2col(xb, nc, g, p0, p0 + cnt, buf.data());
+                        acc.noalias() += gyt * Eigen::Map<const RowMat<T>>(buf.data(), rows, cnt).transpose();
+                    }
+                }
+            }
+        }
+    });
+}
+
+} // namespace vkgrad::cpu

@@ -1,0 +1,97 @@
+// Convolution beyond the fixtures: thread-count determinism, larger shapes against a plain
+// reference loop, and argument errors.
+#include "support.hpp"
+
+using namespace vkgrad;
+using vkgrad::test::check_error;
+using vkgrad::testing::relerr;
+
+namespace {
+/// The definition, one multiply-add at a time, in double: the oracle for larger shapes.
+Tensor conv2d_reference(const Tensor& x, const Tensor& w, const ConvParams& p) {
+    const auto& xs = x.shape();
+    const auto& ws = w.shape();
+    const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], kh = ws[2], kw = ws[3], G = p.groups;
+    const int64_t Ho = (H + p.padding[0] + p.padding[1] - p.dilation[0] * (kh - 1) - 1) / p.stride[0] + 1;
+    const int64_t Wo = (W + p.padding[2] + p.padding[3] - p.dilation[1] * (kw - 1) - 1) / p.stride[1] + 1;
+    const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
+    std::vector<double> y(static_cast<size_t>(N * O * Ho * Wo), 0.0);
+    const int64_t Cg = C / G, Og = O / G;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) {
+                    double acc = 0;
+                    for (int64_t c = 0; c < Cg; ++c)
+                        for (int64_t i = 0; i < kh; ++i)
+                            for (int64_t j = 0; j < kw; ++j) {
+                                const int64_t ih = oh * p.stride[0] - p.padding[0] + i * p.dilation[0];
+                                const int64_t iw = ow * p.stride[1] - p.padding[2] + j * p.dilation[1];
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                const int64_t ci = (o / Og) * Cg + c;
+                                acc += xv[static_cast<size_t>(((n * C + ci) * H + ih) * W + iw)] *
+                                       wv[static_cast<size_t>(((o * Cg + c) * kh + i) * kw + j)];
+                            }
+                    y[static_cast<size_t>(((n * O + o) * Ho + oh) * Wo + ow)] = acc;
+                }
+    return from_vector(y, {N, O, Ho, Wo});
+}
+
+struct ConvCase {
+    Shape x, w;
+    ConvParams p;
+};
+const ConvCase kCases[] = {
+    {{2, 16, 40, 33}, {24, 16, 3, 3}, ConvParams::torch(1, 1)},       // several tiles per image
+    {{1, 8, 64, 64}, {8, 1, 3, 3}, ConvParams::torch(1, 1, 1, 8)},    // depthwise
+    {{3, 32, 20, 20}, {16, 32, 1, 1}, ConvParams::torch()},           // pointwise
+    {{1, 6, 31, 30}, {4, 3, 5, 5}, {{2, 1}, {2, 1, 0, 3}, {1, 2}, 2}}, // everything at once
+};
+} // namespace
+
+TEST_CASE("conv2d: larger shapes agree with the direct definition") {
+    Generator gen(9);
+    for (const auto& c : kCases) {
+        INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+        const Tensor x = randn(c.x, gen), w = randn(c.w, gen) * 0.1;
+        CHECK(relerr(conv2d(x, w, Tensor(), c.p), conv2d_reference(x, w, c.p)) <= testing::kForwardTol);
+    }
+}
+
+TEST_CASE("conv2d: results are bitwise identical with 1 and 2 threads (forward and both gradients)") {
+    Generator gen(4);
+    const int before = num_threads();
+    for (const auto& c : kCases) {
+        INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+        const Tensor x0 = randn(c.x, gen), w0 = randn(c.w, gen);
+        auto run = [&](int threads) {
+            set_num_threads(threads);
+            Tensor x = clone(x0).requires_grad_(), w = clone(w0).requires_grad_();
+            Tensor y = conv2d(x, w, Tensor(), c.p);
+            backward(y, y * 0.5 + 1.0);
+            return std::vector<std::vector<float>>{y.to_vector<float>(), x.grad().to_vector<float>(),
+                                                   w.grad().to_vector<float>()};
+        };
+        const auto one = run(1), two = run(2);
+        CHECK(one[0] == two[0]);
+        CHECK(one[1] == two[1]);
+        CHECK(one[2] == two[2]);
+    }
+    set_num_threads(before);
+}
+
+TEST_CASE("conv2d: argument errors name the problem") {
+    check_error([] { conv2d(ones({1, 4, 5, 5}), ones({3, 2, 3, 3}), Tensor(), ConvParams::torch(1, 0, 1, 2)); },
+                {"conv2d", "not divisible by groups 2"});
+    check_error([] { conv2d(ones({1, 3, 5, 5}), ones({4, 2, 3, 3})); }, {"conv2d", "3 channels", "expects 2"});
+    check_error([] { conv2d(ones({1, 1, 2, 2}), ones({1, 1, 3, 3})); }, {"conv2d", "larger than the padded input"});
+    check_error([] { conv2d(ones({1, 1, 5, 5}), ones({1, 1, 3, 3}), Tensor(), ConvParams::torch(1, -1)); },
+                {"conv2d", "negative padding"});
+    check_error([] { conv2d(ones({1, 1, 5, 5}), ones({1, 1, 3, 3}), Tensor(), ConvParams::torch(0)); },
+                {"conv2d", "invalid", "stride (0,0)"});
+    check_error([] { conv2d(ones({1, 5, 5}), ones({1, 1, 3, 3})); }, {"conv2d", "4-d", "[1,5,5]"});
+    check_error([] { conv2d(ones({1, 1, 5, 5}), ones({2, 1, 3, 3}), ones({3})); }, {"conv2d", "bias [3]"});
+    check_error([] { zeros({-2, 3}); }, {"negative dimension"});
+    check_error([] { conv_transpose2d(ones({1, 2, 3, 3}), ones({2, 1, 3, 3}), Tensor(), ConvParams::torch(2), {2, 0}); },
+                {"conv_transpose2d", "output_padding"});
+}
