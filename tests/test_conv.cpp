@@ -95,3 +95,37 @@ TEST_CASE("conv2d: argument errors name the problem") {
     check_error([] { conv_transpose2d(ones({1, 2, 3, 3}), ones({2, 1, 3, 3}), Tensor(), ConvParams::torch(2), {2, 0}); },
                 {"conv_transpose2d", "output_padding"});
 }
+
+TEST_CASE("image ops: argument errors name the op and the shapes") {
+    check_error([] { minibatch_stddev(ones({6, 2, 2, 2}), 4); }, {"minibatch_stddev", "batch 6", "group size 4"});
+    check_error([] { pixel_shuffle(ones({1, 6, 2, 2}), 2); }, {"pixel_shuffle", "channels 6"});
+    check_error([] { avg_pool2d(ones({1, 1, 2, 2}), 3); }, {"avg_pool2d", "larger than the padded input"});
+    check_error([] { max_pool2d(ones({1, 4, 4}), 2); }, {"max_pool2d", "4-d", "[1,4,4]"});
+    check_error([] { interpolate(ones({1, 1, 4, 4}), 0, 3, Interp::bilinear); }, {"interpolate", "positive"});
+    check_error([] { simple_gate(ones({1, 3, 2, 2})); }, {"simple_gate", "even"});
+    check_error([] { layer_norm2d(ones({1, 3, 2, 2}), ones({4}), zeros({4})); }, {"layer_norm2d", "[4]", "3 channels"});
+    check_error([] { upfirdn2d(ones({1, 1, 2, 2}), ones({5}), 1, 1); }, {"upfirdn2d", "larger than the padded input"});
+    check_error([] { batch_norm(ones({1, 2, 1, 1}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
+                {"batch_norm", "more than one value"});
+}
+
+TEST_CASE("dropout: seeded, scaled, identity in evaluation") {
+    Generator a(3), b(3);
+    const Tensor x = ones({10000});
+    const Tensor y = dropout(x, 0.3, true, a);
+    CHECK(y.to_vector<float>() == dropout(x, 0.3, true, b).to_vector<float>());
+    const double kept = sum(gt(y, zeros({}))).item() / 10000.0;
+    CHECK(kept == doctest::Approx(0.7).epsilon(0.03));
+    CHECK(sum(y).item() / 10000.0 == doctest::Approx(1.0).epsilon(0.05)); // 1/(1-p) keeps the mean
+    CHECK(dropout(x, 0.3, false, a).same(x));
+    check_error([&] { dropout(x, 1.0, true, a); }, {"dropout", "probability 1"});
+}
+
+TEST_CASE("batch_norm: running statistics follow torch's update (momentum, unbiased variance)") {
+    // x over one channel: values 1..4 -> batch mean 2.5, population var 1.25, unbiased 5/3
+    const Tensor x = reshape(arange(1.0, 5.0, 1.0), {4, 1});
+    Tensor rm = zeros({1}), rv = ones({1});
+    batch_norm(x, rm, rv, Tensor(), Tensor(), true, 0.1);
+    CHECK(rm.item() == doctest::Approx(0.25));
+    CHECK(rv.item() == doctest::Approx(0.9 + 0.1 * 5.0 / 3.0));
+}

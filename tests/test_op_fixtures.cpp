@@ -3,6 +3,8 @@
 // difference checks in float64 on the same inputs (relerr <= 1e-6).
 #include "support.hpp"
 
+#include <vkgrad/ops/image.hpp>
+
 #include <fstream>
 #include <functional>
 #include <map>
@@ -112,6 +114,35 @@ const std::map<std::string, OpFn>& registry() {
              const auto op = p.list("output_padding");
              return conv_transpose2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), conv_params(p), {op[0], op[1]});
          }},
+        {"avg_pool2d", [](auto& p, auto& x) { return avg_pool2d(x[0], p.i("k"), p.i("stride"), p.i("pad")); }},
+        {"max_pool2d", [](auto& p, auto& x) { return max_pool2d(x[0], p.i("k"), p.i("stride"), p.i("pad")); }},
+        {"adaptive_avg_pool2d", [](auto& p, auto& x) { return adaptive_avg_pool2d(x[0], p.i("h"), p.i("w")); }},
+        {"interpolate",
+         [](auto& p, auto& x) {
+             const std::string m = p.s("mode");
+             const Interp mode = m == "nearest" ? Interp::nearest : m == "bilinear" ? Interp::bilinear : Interp::bicubic;
+             return interpolate(x[0], p.i("h"), p.i("w"), mode, p.i("align_corners"));
+         }},
+        {"pixel_shuffle", [](auto& p, auto& x) { return pixel_shuffle(x[0], p.i("r")); }},
+        {"pixel_unshuffle", [](auto& p, auto& x) { return pixel_unshuffle(x[0], p.i("r")); }},
+        {"upfirdn2d",
+         [](auto& p, auto& x) {
+             const auto pd = p.list("pads");
+             return upfirdn2d(x[0], x[1], p.i("up"), p.i("down"), {pd[0], pd[1], pd[2], pd[3]}, p.d("gain"));
+         }},
+        {"layer_norm2d", [](auto&, auto& x) { return layer_norm2d(x[0], x[1], x[2]); }},
+        {"instance_norm", [](auto&, auto& x) { return instance_norm(x[0], x[1], x[2]); }},
+        {"half_instance_norm", [](auto& p, auto& x) { return half_instance_norm(x[0], p.i("channels"), x[1], x[2]); }},
+        {"batch_norm",
+         [](auto& p, auto& x) {
+             return p.i("training") ? batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true)
+                                    : batch_norm(x[0], x[3], x[4], x[1], x[2], false);
+         }},
+        {"pixel_norm", [](auto&, auto& x) { return pixel_norm(x[0]); }},
+        {"prelu", [](auto&, auto& x) { return prelu(x[0], x[1]); }},
+        {"simple_gate", [](auto&, auto& x) { return simple_gate(x[0]); }},
+        {"bias_act", [](auto& p, auto& x) { return bias_leaky_relu(x[0], x[1], 0.2, std::sqrt(2.0), p.d("clamp")); }},
+        {"minibatch_stddev", [](auto& p, auto& x) { return minibatch_stddev(x[0], p.i("group"), p.i("channels")); }},
         {"unsqueeze", [](auto& p, auto& x) { return unsqueeze(x[0], p.i("axis")); }},
         {"squeeze", [](auto& p, auto& x) { return squeeze(x[0], p.i("axis")); }},
         {"flatten", [](auto& p, auto& x) { return flatten(x[0], p.i("start"), p.i("end")); }},
@@ -236,4 +267,7 @@ OP_TEST("max") OP_TEST("min") OP_TEST("var") OP_TEST("matmul") OP_TEST("linear")
 OP_TEST("permute") OP_TEST("transpose") OP_TEST("expand") OP_TEST("slice") OP_TEST("narrow") OP_TEST("concat")
 OP_TEST("split") OP_TEST("pad") OP_TEST("flip") OP_TEST("index_select") OP_TEST("gather") OP_TEST("index_add")
 OP_TEST("scatter_add") OP_TEST("unsqueeze") OP_TEST("squeeze") OP_TEST("flatten") OP_TEST("conv2d")
-OP_TEST("conv_transpose2d")
+OP_TEST("conv_transpose2d") OP_TEST("avg_pool2d") OP_TEST("max_pool2d") OP_TEST("adaptive_avg_pool2d")
+OP_TEST("interpolate") OP_TEST("pixel_shuffle") OP_TEST("pixel_unshuffle") OP_TEST("upfirdn2d") OP_TEST("layer_norm2d")
+OP_TEST("instance_norm") OP_TEST("half_instance_norm") OP_TEST("batch_norm") OP_TEST("pixel_norm") OP_TEST("prelu")
+OP_TEST("simple_gate") OP_TEST("bias_act") OP_TEST("minibatch_stddev")

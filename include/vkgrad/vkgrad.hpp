@@ -20,7 +20,7 @@
 #include "core/shape.hpp"
 #include "core/tensor.hpp"
 
-#include "ops/conv.hpp"
+#include "ops/image.hpp"
 #include "ops/creation.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/indexing.hpp"

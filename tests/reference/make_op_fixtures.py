@@ -12,6 +12,7 @@ Inputs are drawn away from kinks (|x| > 0.05 for abs, distinct values for max), 
 cases also serve the finite-difference checks. Parameter `const=i,j` marks inputs that are
 not differentiated (masks for where).
 """
+import math
 import os
 import sys
 
@@ -42,9 +43,10 @@ def distinct(*shape):
 
 def case(name, op, inputs, fn, grad=True, **params):
     ts = []
-    for x in inputs:
+    const = {int(i) for i in str(params.get("const", "")).split(",") if i != ""}
+    for i, x in enumerate(inputs):
         t = torch.from_numpy(np.array(x))
-        if t.is_floating_point() and grad:
+        if t.is_floating_point() and grad and i not in const:
             t.requires_grad_(True)
         ts.append(t)
     out = fn(*ts)
@@ -54,7 +56,6 @@ def case(name, op, inputs, fn, grad=True, **params):
     np.save(f"{d}.out.npy", out.detach().numpy().astype(np.float32))
     if grad:
         gout = torch.from_numpy(rnd(*out.shape))
-        const = {int(i) for i in str(params.get("const", "")).split(",") if i != ""}
         diff = [i for i, t in enumerate(ts) if t.requires_grad and i not in const]
         gs = torch.autograd.grad(out, [ts[i] for i in diff], gout, allow_unused=True)
         np.save(f"{d}.gout.npy", gout.numpy())
@@ -69,6 +70,114 @@ def sl(x, axis, start, end, step):
     idx = [slice(None)] * x.dim()
     idx[axis] = slice(start, end, step)
     return x[tuple(idx)]
+
+
+def upfirdn2d_ref(x, f, up, down, pads, gain):
+    """StyleGAN2-ADA's reference upfirdn2d (flip_filter=False), written with plain torch ops."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h, 1, w, 1)
+    x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
+    x = F.pad(x, [max(pads[0], 0), max(pads[1], 0), max(pads[2], 0), max(pads[3], 0)])
+    x = x[:, :, max(-pads[2], 0): x.shape[2] - max(-pads[3], 0), max(-pads[0], 0): x.shape[3] - max(-pads[1], 0)]
+    f = f * (gain ** (f.ndim / 2))
+    f = f.flip(list(range(f.ndim)))
+    k = f.shape[0]
+    if f.ndim == 2:
+        x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+    else:
+        x = F.conv2d(x, f[None, None, None, :].repeat(c, 1, 1, 1), groups=c)
+        x = F.conv2d(x, f[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
+    return x[:, :, ::down, ::down]
+
+
+def mbstd_ref(x, group_size, num_channels):
+    """StyleGAN2-ADA's MinibatchStdLayer."""
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    f = num_channels
+    y = x.reshape(g, -1, f, c // f, h, w)
+    y = y - y.mean(dim=0)
+    y = y.square().mean(dim=0)
+    y = (y + 1e-8).sqrt()
+    y = y.mean(dim=[2, 3, 4])
+    y = y.reshape(-1, f, 1, 1)
+    y = y.repeat(g, 1, h, w)
+    return torch.cat([x, y], dim=1)
+
+
+def layer_norm2d_ref(x, w, b, eps=1e-6):
+    """NAFNet's LayerNorm2d forward."""
+    mu = x.mean(1, keepdim=True)
+    var = (x - mu).pow(2).mean(1, keepdim=True)
+    y = (x - mu) / (var + eps).sqrt()
+    return w.view(1, -1, 1, 1) * y + b.view(1, -1, 1, 1)
+
+
+def image_ops():
+    x = rnd(2, 3, 7, 6)
+    case("avg_pool_k2", "avg_pool2d", [rnd(2, 3, 6, 8)], lambda t: F.avg_pool2d(t, 2), k=2, stride=2, pad=0)
+    case("avg_pool_k3s2p1", "avg_pool2d", [x], lambda t: F.avg_pool2d(t, 3, 2, 1), k=3, stride=2, pad=1)
+    d = distinct(2, 2, 7, 6)
+    case("max_pool_k2", "max_pool2d", [d], lambda t: F.max_pool2d(t, 2), k=2, stride=2, pad=0)
+    case("max_pool_k3s2p1", "max_pool2d", [d], lambda t: F.max_pool2d(t, 3, 2, 1), k=3, stride=2, pad=1)
+    case("adaptive_avg_5x3", "adaptive_avg_pool2d", [x], lambda t: F.adaptive_avg_pool2d(t, (5, 3)), h=5, w=3)
+    case("adaptive_avg_1", "adaptive_avg_pool2d", [x], lambda t: F.adaptive_avg_pool2d(t, 1), h=1, w=1)
+    for mode in ["nearest", "bilinear", "bicubic"]:
+        for (ho, wo) in [(11, 9), (4, 3)]:
+            acs = [False] if mode == "nearest" else [False, True]
+            for ac in acs:
+                kw = {} if mode == "nearest" else {"align_corners": ac}
+                case(f"interp_{mode}_{ho}x{wo}_{int(ac)}", "interpolate", [x],
+                     lambda t, m=mode, s=(ho, wo), kw=kw: F.interpolate(t, size=s, mode=m, **kw),
+                     h=ho, w=wo, mode=mode, align_corners=int(ac))
+    case("pixel_shuffle", "pixel_shuffle", [rnd(2, 8, 3, 4)], lambda t: F.pixel_shuffle(t, 2), r=2)
+    case("pixel_unshuffle", "pixel_unshuffle", [rnd(1, 2, 6, 4)], lambda t: F.pixel_unshuffle(t, 2), r=2)
+    fir = np.array([1, 3, 3, 1], dtype=np.float32)
+    fir /= fir.sum()
+    fir2 = np.outer(fir, fir).astype(np.float32)
+    for name, f, up, down, pads, gain in [
+        ("up2", fir, 2, 1, (2, 1, 2, 1), 4.0),  # StyleGAN2's upsample: pad (f+up-1)//2 ...
+        ("down2", fir, 1, 2, (1, 1, 1, 1), 1.0),
+        ("blur_2d", fir2, 1, 1, (1, 2, 2, 1), 1.0),
+        ("crop", fir, 1, 1, (-1, 2, 1, -2), 1.0),
+        ("up2_down2_2d", fir2, 2, 2, (1, 1, 1, 1), 2.0),
+    ]:
+        case(f"upfirdn_{name}", "upfirdn2d", [rnd(1, 2, 5, 6), f],
+             lambda t, ff, up=up, down=down, pads=pads, gain=gain: upfirdn2d_ref(t, ff, up, down, pads, gain),
+             up=up, down=down, pads=",".join(map(str, pads)), gain=gain, const="1")
+    c = 4
+    case("layer_norm2d", "layer_norm2d", [rnd(2, c, 3, 5), rnd(c), rnd(c)], layer_norm2d_ref)
+    case("instance_norm", "instance_norm", [rnd(2, c, 4, 5), rnd(c), rnd(c)],
+         lambda t, w, b: F.instance_norm(t, weight=w, bias=b))
+    case("half_instance_norm", "half_instance_norm", [rnd(2, c, 4, 5), rnd(2), rnd(2)],
+         lambda t, w, b: torch.cat([F.instance_norm(t[:, :2], weight=w, bias=b), t[:, 2:]], 1), channels=2)
+    case("batch_norm_train", "batch_norm", [rnd(3, c, 2, 3), rnd(c), rnd(c)],
+         lambda t, w, b: F.batch_norm(t, None, None, w, b, True), training=1)
+    rm, rv = rnd(c), rnd(c, lo=0.5, hi=2)
+    case("batch_norm_eval", "batch_norm", [rnd(3, c, 2, 3), rnd(c), rnd(c), rm, rv],
+         lambda t, w, b, m, v: F.batch_norm(t, m, v, w, b, False), training=0, const="3,4")
+    case("pixel_norm", "pixel_norm", [rnd(2, 5, 3)], lambda t: t * (t.square().mean(1, keepdim=True) + 1e-8).rsqrt())
+    case("prelu_channel", "prelu", [away(2, 3, 4), rnd(3)], F.prelu)
+    case("prelu_shared", "prelu", [away(2, 3, 4), rnd(1)], F.prelu)
+    case("simple_gate", "simple_gate", [rnd(2, 6, 3, 2)], lambda t: t[:, :3] * t[:, 3:])
+    b = rnd(3)
+    case("bias_act", "bias_act", [rnd(2, 3, 4, 2) * 0.5, b],
+         lambda t, bb: F.leaky_relu(t + bb.view(1, -1, 1, 1), 0.2) * math.sqrt(2), clamp=-1)
+    y = away(2, 3, 4, 2) * 3
+    case("bias_act_clamp", "bias_act", [y, np.zeros(3, np.float32)],
+         lambda t, bb: (F.leaky_relu(t + bb.view(1, -1, 1, 1), 0.2) * math.sqrt(2)).clamp(-2.5, 2.5), clamp=2.5)
+    # Groups of at least 3: the std of a group of two is |a - b| / 2, linear in x, so its true
+    # second derivatives are ~1e-8 and the second-order check would compare rounding noise
+    # (~1e-10) against the 1e-6 floor of relerr. Members are kept apart (offset by their group
+    # index) so no group sits near the kink of the square root.
+    def grouped(n, g, *rest):
+        m = n // g
+        return (rnd(n, *rest, lo=-0.3, hi=0.3) + (np.arange(n) // m).reshape(n, *[1] * len(rest))).astype(np.float32)
+    case("mbstd_g4", "minibatch_stddev", [grouped(8, 4, 4, 3, 2)], lambda t: mbstd_ref(t, 4, 1), group=4, channels=1)
+    case("mbstd_g3_f2", "minibatch_stddev", [grouped(6, 3, 4, 2, 3)], lambda t: mbstd_ref(t, 3, 2), group=3,
+         channels=2)
+    case("mbstd_small_batch", "minibatch_stddev", [grouped(3, 3, 2, 2, 2)], lambda t: mbstd_ref(t, 4, 1), group=4,
+         channels=1)
 
 
 def main():
@@ -216,6 +325,8 @@ def main():
             return F.conv_transpose2d(y, w, b, st, pd, op, g, dl)
         case(name, "conv_transpose2d", ins, f, stride=f"{st},{st}", pad=f"{pd},{pd},{pd},{pd}",
              dilation=f"{dl},{dl}", groups=g, output_padding=f"{op[0]},{op[1]}")
+
+    image_ops()
 
     with open(os.path.join(ROOT, "cases.txt"), "w") as f:
         f.write("\n".join(cases) + "\n")

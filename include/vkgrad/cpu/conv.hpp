@@ -34,7 +34,8 @@ inline ConvGeom conv_geom(const Shape& x, const Shape& w, const Shape& y, const 
     return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], p.groups, p};
 }
 
-constexpr int64_t kTileElems = int64_t(1) << 16; // 256 KiB of float col per tile
+constexpr int64_t kTileElems = int64_t(1) << 18; // 1 MiB of float col per tile
+constexpr int64_t kMinTile = 256;                 // pixels: GEMMs narrower than this run far below peak
 
 inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -105,7 +106,9 @@ template <class T> using StridedMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStrid
 template <class T> using ConstStridedMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
 
 /// Pixels per tile for `rows` col rows.
-inline int64_t tile_pixels(int64_t rows, int64_t P) { return std::clamp<int64_t>(kTileElems / std::max<int64_t>(rows, 1), 16, P); }
+inline int64_t tile_pixels(int64_t rows, int64_t P) {
+    return std::min(P, std::max(kTileElems / std::max<int64_t>(rows, 1), kMinTile));
+}
 /// Channels per block for the adjoint kernels (about 256 col rows).
 inline int64_t channel_block(const ConvGeom& g) { return std::clamp<int64_t>(256 / g.kk(), 1, g.Cg()); }
 

@@ -1,0 +1,76 @@
+// vkgrad/ops/layers.hpp — the small functional pieces of the paper's networks: PReLU,
+// dropout, SimpleGate, StyleGAN2's bias_act and minibatch standard deviation.
+#pragma once
+#include <cmath>
+
+#include "norm.hpp"
+
+namespace vkgrad {
+
+/// torch.nn.functional.prelu: weight [1] (shared) or [C] (per channel of axis 1).
+inline Tensor prelu(const Tensor& x, const Tensor& weight) {
+    VKG_CHECK(x.defined() && weight.defined() && weight.dim() == 1 &&
+                  (weight.size(0) == 1 || (x.dim() >= 2 && weight.size(0) == x.size(1))),
+              "prelu", "weight ", weight.defined() ? to_string(weight.shape()) : "undefined", " does not fit input ",
+              x.defined() ? to_string(x.shape()) : "undefined");
+    Shape s(std::max<size_t>(x.dim(), 1), 1);
+    if (x.dim() >= 2) s[1] = weight.size(0);
+    const Tensor a = weight.size(0) == 1 ? reshape(weight, {}) : reshape(weight, s);
+    return where(gt(x, scalar_like(x, 0.0)), x, x * a);
+}
+
+/// Inverted dropout: zeroes each element with probability p, scales the rest by 1/(1-p).
+/// Identity when not training or p == 0. The mask comes from `gen`.
+inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+    VKG_CHECK(p >= 0 && p < 1, "dropout", "probability ", p, " outside [0, 1)");
+    if (!training || p == 0) return x;
+    const Tensor keep = to(gt(rand(x.shape(), gen, 0.0, 1.0, {x.dtype()}), full({}, p, {x.dtype()})), x.device());
+    return x * keep * (1.0 / (1.0 - p));
+}
+
+/// NAFNet's SimpleGate: split the channels in two halves and multiply them.
+inline Tensor simple_gate(const Tensor& x) {
+    VKG_CHECK(x.defined() && x.dim() >= 2 && x.size(1) % 2 == 0, "simple_gate", "needs an even channel count, got ",
+              x.defined() ? to_string(x.shape()) : "undefined");
+    auto h = split(x, x.size(1) / 2, 1);
+    return h[0] * h[1];
+}
+
+/// StyleGAN2's bias_act with the leaky-ReLU: leaky_relu(x + bias, slope) * gain, then clamped
+/// to [-clamp, clamp] when clamp >= 0. bias [C] along axis 1 (may be undefined).
+inline Tensor bias_leaky_relu(const Tensor& x, const Tensor& bias, double slope = 0.2, double gain = std::sqrt(2.0),
+                              double clamp_to = -1) {
+    Tensor y = x;
+    if (bias.defined()) {
+        VKG_CHECK(x.dim() >= 2 && bias.shape() == Shape{x.size(1)}, "bias_act", "bias ", to_string(bias.shape()),
+                  " does not fit ", to_string(x.shape()));
+        Shape s(x.dim(), 1);
+        s[1] = x.size(1);
+        y = y + reshape(bias, s);
+    }
+    y = leaky_relu(y, slope);
+    if (gain != 1) y = y * gain;
+    if (clamp_to >= 0) y = clamp(y, -clamp_to, clamp_to);
+    return y;
+}
+
+/// StyleGAN2's minibatch standard deviation layer: for groups of `group_size` images (image n
+/// is in group column n mod (N/G)), the population std over the group of each feature, averaged
+/// over features (split into num_channels parts), appended as extra channels. N must be
+/// divisible by the group size (after taking min(group_size, N)).
+inline Tensor minibatch_stddev(const Tensor& x, int64_t group_size, int64_t num_channels = 1) {
+    detail::check_image("minibatch_stddev", x);
+    const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    const int64_t G = std::min(group_size, N), F = num_channels;
+    VKG_CHECK(G >= 1 && N % G == 0, "minibatch_stddev", "batch ", N, " is not divisible by the group size ", G);
+    VKG_CHECK(F >= 1 && C % F == 0, "minibatch_stddev", "channels ", C, " not divisible by ", F);
+    Tensor y = reshape(x, {G, N / G, F, C / F, H, W});   // [G, M, F, c, H, W]
+    y = y - mean(y, {0}, true);
+    y = sqrt(mean(y * y, {0}) + 1e-8);                    // [M, F, c, H, W]
+    y = mean(y, {2, 3, 4});                               // [M, F]
+    y = reshape(y, {-1, F, 1, 1});
+    y = reshape(expand(unsqueeze(y, 0), {G, N / G, F, H, W}), {N, F, H, W}); // image n gets row n mod M
+    return concat({x, y}, 1);
+}
+
+} // namespace vkgrad

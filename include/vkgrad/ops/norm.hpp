@@ -1,0 +1,94 @@
+// vkgrad/ops/norm.hpp — normalisations, composed from mean/var and elementwise ops.
+#pragma once
+#include "inplace.hpp"
+#include "pool.hpp"
+#include "reduce.hpp"
+#include "shape.hpp"
+
+namespace vkgrad {
+
+namespace detail {
+inline Tensor per_channel(const Tensor& v, int64_t C, const char* op) {
+    VKG_CHECK(v.shape() == Shape{C}, op, "parameter ", to_string(v.shape()), " does not match ", C, " channels");
+    return reshape(v, {1, C, 1, 1});
+}
+} // namespace detail
+
+/// NAFNet's LayerNorm2d: each pixel normalised over its channels (population variance),
+/// then scaled by weight[C] and shifted by bias[C].
+inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {
+    detail::check_image("layer_norm2d", x);
+    const Tensor mu = mean(x, {1}, true);
+    const Tensor d = x - mu;
+    const Tensor y = d * rsqrt(mean(d * d, {1}, true) + eps);
+    return y * detail::per_channel(weight, x.size(1), "layer_norm2d") + detail::per_channel(bias, x.size(1), "layer_norm2d");
+}
+
+/// torch.nn.functional.instance_norm without running statistics: each (image, channel)
+/// normalised over H and W; weight/bias [C] may be undefined (no affine).
+inline Tensor instance_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                            double eps = 1e-5) {
+    detail::check_image("instance_norm", x);
+    const Tensor d = x - mean(x, {2, 3}, true);
+    Tensor y = d * rsqrt(mean(d * d, {2, 3}, true) + eps);
+    if (weight.defined()) y = y * detail::per_channel(weight, x.size(1), "instance_norm");
+    if (bias.defined()) y = y + detail::per_channel(bias, x.size(1), "instance_norm");
+    return y;
+}
+
+/// HINet's half instance normalisation: instance_norm on the first `channels` channels
+/// (weight/bias sized for them), the rest passed through.
+inline Tensor half_instance_norm(const Tensor& x, int64_t channels, const Tensor& weight, const Tensor& bias,
+                                 double eps = 1e-5) {
+    detail::check_image("half_instance_norm", x);
+    VKG_CHECK(channels >= 0 && channels <= x.size(1), "half_instance_norm", "channels ", channels, " out of range for ",
+              to_string(x.shape()));
+    auto parts = split(x, std::vector<int64_t>{channels, x.size(1) - channels}, 1);
+    return concat({instance_norm(parts[0], weight, bias, eps), parts[1]}, 1);
+}
+
+/// torch.nn.functional.batch_norm. In training, normalises with the batch statistics
+/// (population variance) and, if running_mean/var are given, updates them in place with
+/// momentum (unbiased variance, as torch). In evaluation, uses the running statistics.
+inline Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                         const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5) {
+    VKG_CHECK(x.defined() && x.dim() >= 2, "batch_norm", "needs at least [N, C], got ",
+              x.defined() ? to_string(x.shape()) : "undefined");
+    const int64_t C = x.size(1);
+    std::vector<int64_t> axes{0};
+    Shape bshape(x.dim(), 1);
+    bshape[1] = C;
+    for (int64_t d = 2; d < static_cast<int64_t>(x.dim()); ++d) axes.push_back(d);
+    auto bc = [&](const Tensor& v) {
+        VKG_CHECK(v.shape() == Shape{C}, "batch_norm", "parameter ", to_string(v.shape()), " does not match ", C,
+                  " channels");
+        return reshape(v, bshape);
+    };
+    Tensor y;
+    if (training) {
+        const int64_t n = x.numel() / C;
+        VKG_CHECK(n > 1, "batch_norm", "training needs more than one value per channel, got ", to_string(x.shape()));
+        const Tensor mu = mean(x, axes, true);
+        const Tensor d = x - mu;
+        const Tensor v = mean(d * d, axes, true);
+        y = d * rsqrt(v + eps);
+        if (running_mean.defined() && running_var.defined()) {
+            NoGradGuard ng;
+            copy_(running_mean, running_mean * (1 - momentum) + reshape(mu, {C}) * momentum);
+            copy_(running_var, running_var * (1 - momentum) + reshape(v, {C}) * (momentum * n / (n - 1.0)));
+        }
+    } else {
+        VKG_CHECK(running_mean.defined() && running_var.defined(), "batch_norm", "evaluation needs running statistics");
+        y = (x - bc(running_mean)) * rsqrt(bc(running_var) + eps);
+    }
+    if (weight.defined()) y = y * bc(weight);
+    if (bias.defined()) y = y + bc(bias);
+    return y;
+}
+
+/// StyleGAN2's pixel norm: x / sqrt(mean over axis of x^2 + eps).
+inline Tensor pixel_norm(const Tensor& x, int64_t axis = 1, double eps = 1e-8) {
+    return x * rsqrt(mean(x * x, {axis}, true) + eps);
+}
+
+} // namespace vkgrad

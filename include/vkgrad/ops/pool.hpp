@@ -1,0 +1,72 @@
+// vkgrad/ops/pool.hpp — pooling, composed from differentiable ops (so any-order gradients
+// come for free): average pooling is a depthwise convolution with a constant kernel, max
+// pooling a max over the kernel's shifted views, adaptive average pooling two averaging
+// matrices.
+#pragma once
+#include <cmath>
+
+#include "conv.hpp"
+#include "linalg.hpp"
+
+namespace vkgrad {
+
+namespace detail {
+inline void check_image(const char* op, const Tensor& x) {
+    VKG_CHECK(x.defined() && x.dim() == 4, op, "needs a 4-d tensor [N, C, H, W], got ",
+              x.defined() ? to_string(x.shape()) : "undefined");
+}
+inline void check_pool(const char* op, const Tensor& x, int64_t k, int64_t s, int64_t p) {
+    check_image(op, x);
+    VKG_CHECK(k >= 1 && s >= 1 && p >= 0 && 2 * p <= k, op, "kernel ", k, " stride ", s, " padding ", p,
+              " (need kernel >= 1, stride >= 1, 0 <= padding <= kernel / 2)");
+    VKG_CHECK(x.size(2) + 2 * p >= k && x.size(3) + 2 * p >= k, op, "kernel ", k, " is larger than the padded input ",
+              to_string(x.shape()));
+}
+} // namespace detail
+
+/// torch.nn.functional.avg_pool2d(x, k, stride, padding) with count_include_pad=True.
+inline Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride = 0, int64_t padding = 0) {
+    if (stride == 0) stride = k;
+    detail::check_pool("avg_pool2d", x, k, stride, padding);
+    const int64_t N = x.size(0), C = x.size(1);
+    const Tensor w = full({1, 1, k, k}, 1.0 / static_cast<double>(k * k), {x.dtype(), x.device()});
+    const Tensor y = conv2d(reshape(x, {N * C, 1, x.size(2), x.size(3)}), w, Tensor(), ConvParams::torch(stride, padding));
+    return reshape(y, {N, C, y.size(2), y.size(3)});
+}
+
+/// torch.nn.functional.max_pool2d(x, k, stride, padding). Padding never wins the max.
+/// Ties share the gradient (torch gives it to one of them); inputs without ties agree exactly.
+inline Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride = 0, int64_t padding = 0) {
+    if (stride == 0) stride = k;
+    detail::check_pool("max_pool2d", x, k, stride, padding);
+    const Tensor xp = padding ? pad(x, {padding, padding, padding, padding}, PadMode::constant, -INFINITY) : x;
+    const int64_t Ho = (xp.size(2) - k) / stride + 1, Wo = (xp.size(3) - k) / stride + 1;
+    std::vector<Tensor> taps;
+    for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j)
+            taps.push_back(unsqueeze(
+                slice(slice(xp, 2, i, i + (Ho - 1) * stride + 1, stride), 3, j, j + (Wo - 1) * stride + 1, stride), -1));
+    return max(concat(taps, -1), {-1});
+}
+
+namespace detail {
+/// [out, in] matrix averaging torch's adaptive bins [floor(i*in/out), ceil((i+1)*in/out)).
+inline Tensor adaptive_matrix(int64_t in, int64_t out, const Tensor& like) {
+    std::vector<double> m(static_cast<size_t>(in * out), 0.0);
+    for (int64_t i = 0; i < out; ++i) {
+        const int64_t a = (i * in) / out, b = ((i + 1) * in + out - 1) / out;
+        for (int64_t j = a; j < b; ++j) m[static_cast<size_t>(i * in + j)] = 1.0 / static_cast<double>(b - a);
+    }
+    return from_vector(m, {out, in}, {like.dtype(), like.device()});
+}
+} // namespace detail
+
+/// torch.nn.functional.adaptive_avg_pool2d(x, (Ho, Wo)).
+inline Tensor adaptive_avg_pool2d(const Tensor& x, int64_t Ho, int64_t Wo) {
+    detail::check_image("adaptive_avg_pool2d", x);
+    VKG_CHECK(Ho >= 1 && Wo >= 1, "adaptive_avg_pool2d", "output size ", Ho, "x", Wo, " must be positive");
+    const Tensor rows = detail::adaptive_matrix(x.size(2), Ho, x), cols = detail::adaptive_matrix(x.size(3), Wo, x);
+    return matmul(matmul(rows, x), transpose(cols, 0, 1));
+}
+
+} // namespace vkgrad
