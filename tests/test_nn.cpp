@@ -114,3 +114,75 @@ TEST_CASE("nn: state dicts load in place with checked keys and shapes; train/eva
     nn::Module plain;
     check_error([&] { plain(ones({1})); }, {"single-tensor forward"});
 }
+
+namespace {
+/// The network of tests/reference/make_misc_fixtures.py (SmallCNN): every image module once.
+struct SmallCNN : nn::Module {
+    std::shared_ptr<nn::Conv2d> conv1, down, dw;
+    std::shared_ptr<nn::BatchNorm2d> bn;
+    std::shared_ptr<nn::PReLU> act;
+    std::shared_ptr<nn::LayerNorm2d> norm;
+    std::shared_ptr<nn::InstanceNorm2d> inorm;
+    std::shared_ptr<nn::ConvTranspose2d> up;
+    std::shared_ptr<nn::PixelShuffle> shuffle;
+    std::shared_ptr<nn::AvgPool2d> pool;
+    explicit SmallCNN(Generator& g) {
+        conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3, 8, 3, g, 1, 1, 1, 1, false));
+        bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(8));
+        act = register_module("act", std::make_shared<nn::PReLU>(8));
+        down = register_module("down", std::make_shared<nn::Conv2d>(8, 16, 2, g, 2, 0, 1, 1, false));
+        norm = register_module("norm", std::make_shared<nn::LayerNorm2d>(16));
+        inorm = register_module("inorm", std::make_shared<nn::InstanceNorm2d>(16, true));
+        dw = register_module("dw", std::make_shared<nn::Conv2d>(16, 16, 3, g, 1, 1, 1, 16, false));
+        up = register_module("up", std::make_shared<nn::ConvTranspose2d>(16, 8, 2, g, 2));
+        shuffle = register_module("shuffle", std::make_shared<nn::PixelShuffle>(2));
+        pool = register_module("pool", std::make_shared<nn::AvgPool2d>(2));
+    }
+    Tensor forward(const Tensor& x) override {
+        Tensor h = (*act)((*bn)((*conv1)(x)));
+        h = (*dw)((*norm)((*inorm)((*down)(h))));
+        return (*pool)((*shuffle)((*up)(h)));
+    }
+};
+} // namespace
+
+TEST_CASE("nn: image modules have PyTorch's state_dict keys and shapes") {
+    Generator g(0);
+    SmallCNN m(g);
+    std::map<std::string, std::string> mine, theirs;
+    for (auto& [k, t] : m.state_dict()) mine[k] = to_string(t.shape());
+    std::ifstream f(test::fixtures() + "/nn/cnn_state.txt");
+    REQUIRE(f.good());
+    for (std::string line; std::getline(f, line);) {
+        const auto sp = line.find(' ');
+        theirs[line.substr(0, sp)] = "[" + line.substr(sp + 1) + "]";
+    }
+    CHECK(mine == theirs);
+    CHECK(m.bn->num_batches_tracked.dtype() == DType::i64);
+}
+
+TEST_CASE("nn: a CNN of every image module matches PyTorch (deterministic parameters, training mode)") {
+    Generator g(0);
+    SmallCNN m(g);
+    testing::det_init(m, 7, 0.4);
+    const std::string d = test::fixtures() + "/nn/";
+    const Tensor y = m(io::load_npy(d + "cnn_x.npy"));
+    CHECK(relerr(y, io::load_npy(d + "cnn_y.npy")) <= testing::kDeepTol); // 10 layers
+    CHECK(relerr(m.bn->running_var, io::load_npy(d + "cnn_running_var.npy")) <= testing::kForwardTol);
+    CHECK(m.bn->num_batches_tracked.item() == 1);
+    mean(y * y).backward();
+    for (const auto& [name, p] : m.named_parameters()) {
+        INFO(name);
+        CHECK(relerr(p.grad(), io::load_npy(d + "cnn_grad_" + name + ".npy")) <= testing::kDeepTol);
+    }
+}
+
+TEST_CASE("nn: Conv2d and ConvTranspose2d start from PyTorch's default bounds") {
+    Generator g(5);
+    nn::Conv2d c(16, 32, 3, g, 1, 1, 1, 2); // fan_in = 16/2 * 9 = 72
+    for (float v : c.weight.to_vector<float>()) REQUIRE(std::abs(v) <= 1.0 / std::sqrt(72.0));
+    nn::ConvTranspose2d t(16, 8, 4, g, 2, 1); // fan_in (torch: dim 1) = 8 * 16 = 128
+    for (float v : t.weight.to_vector<float>()) REQUIRE(std::abs(v) <= 1.0 / std::sqrt(128.0));
+    CHECK(t(zeros({1, 16, 5, 5})).shape() == Shape{1, 8, 10, 10});
+    check_error([&] { nn::Conv2d(3, 4, 3, g, 1, 0, 1, 2); }, {"Conv2d", "groups 2"});
+}

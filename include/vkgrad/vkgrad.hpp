@@ -32,8 +32,11 @@
 #include "autograd/engine.hpp"
 
 #include "nn/init.hpp"
+#include "nn/conv.hpp"
+#include "nn/layers.hpp"
 #include "nn/linear.hpp"
 #include "nn/module.hpp"
+#include "nn/norm.hpp"
 #include "nn/sequential.hpp"
 
 #include "io/npy.hpp"

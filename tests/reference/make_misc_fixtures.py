@@ -55,6 +55,61 @@ def mlp():
             np.save(os.path.join(d, f"mlp_grad_{name}.npy"), p.grad.numpy())
 
 
+class LayerNorm2d(torch.nn.Module):
+    """NAFNet's LayerNorm2d (weight/bias parameters, eps 1e-6)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(c))
+        self.bias = torch.nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        mu = x.mean(1, keepdim=True)
+        var = (x - mu).pow(2).mean(1, keepdim=True)
+        return self.weight.view(1, -1, 1, 1) * (x - mu) / (var + 1e-6).sqrt() + self.bias.view(1, -1, 1, 1)
+
+
+class SmallCNN(torch.nn.Module):
+    """Every image module once; tests/test_nn.cpp builds the same network. No bias feeds a
+    normalisation that removes it (conv -> batch norm, conv -> instance norm): such a bias has a
+    gradient of exactly zero, which would compare rounding noise."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.act = torch.nn.PReLU(8)
+        self.down = torch.nn.Conv2d(8, 16, 2, stride=2, bias=False)
+        self.norm = LayerNorm2d(16)
+        self.inorm = torch.nn.InstanceNorm2d(16, affine=True)
+        self.dw = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
+        self.up = torch.nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.shuffle = torch.nn.PixelShuffle(2)
+        self.pool = torch.nn.AvgPool2d(2)
+
+    def forward(self, x):
+        x = self.act(self.bn(self.conv1(x)))
+        x = self.dw(self.norm(self.inorm(self.down(x))))
+        return self.pool(self.shuffle(self.up(x)))
+
+
+def cnn():
+    d = os.path.join(FIX, "nn")
+    m = SmallCNN()
+    det_init(m, 7, 0.4)
+    x = torch.from_numpy(np.random.RandomState(2).uniform(-1, 1, (2, 3, 8, 6)).astype(np.float32))
+    y = m(x)
+    y.square().mean().backward()
+    np.save(os.path.join(d, "cnn_x.npy"), x.numpy())
+    np.save(os.path.join(d, "cnn_y.npy"), y.detach().numpy())
+    np.save(os.path.join(d, "cnn_running_var.npy"), m.bn.running_var.numpy())
+    with open(os.path.join(d, "cnn_state.txt"), "w") as f:
+        for name, t in m.state_dict().items():
+            f.write(f"{name} {','.join(map(str, t.shape))}\n")
+    for name, p in m.named_parameters():
+        np.save(os.path.join(d, f"cnn_grad_{name}.npy"), p.grad.numpy())
+
+
 def detparam():
     d = os.path.join(FIX, "detparam")
     os.makedirs(d, exist_ok=True)
@@ -71,5 +126,6 @@ def detparam():
 if __name__ == "__main__":
     npy_files()
     mlp()
+    cnn()
     detparam()
     print("misc fixtures written")
