@@ -129,3 +129,22 @@ TEST_CASE("batch_norm: running statistics follow torch's update (momentum, unbia
     CHECK(rm.item() == doctest::Approx(0.25));
     CHECK(rv.item() == doctest::Approx(0.9 + 0.1 * 5.0 / 3.0));
 }
+
+TEST_CASE("conv2d: memory of a 64->64 3x3 convolution on 1x64x512x512, forward and backward") {
+    // Budget from issue 2/8: peak bytes held <= 2 x (x + y + W + their gradients).
+    Generator gen(1);
+    Tensor x = randn({1, 64, 512, 512}, gen).requires_grad_();
+    Tensor w = (randn({64, 64, 3, 3}, gen) * 0.05).requires_grad_();
+    const Tensor gy = ones({1, 64, 512, 512});
+    const double act = 64.0 * 512 * 512 * 4, wb = 64.0 * 64 * 9 * 4;
+    const double budget = 2 * (4 * act + 2 * wb); // x, y, dx, dy and W, dW
+    cpu_allocator().reset_peak();
+    const size_t base = cpu_allocator().stats().live_bytes;
+    {
+        Tensor y = conv2d(x, w, Tensor(), ConvParams::torch(1, 1));
+        backward(y, gy);
+    }
+    const double peak = static_cast<double>(cpu_allocator().stats().peak_bytes - base);
+    MESSAGE("peak above the inputs: " << peak / 1048576 << " MiB, budget " << budget / 1048576 << " MiB");
+    CHECK(peak <= budget);
+}

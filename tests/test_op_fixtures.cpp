@@ -214,6 +214,22 @@ void run_case(const Case& c) {
         CHECK_MESSAGE(ge <= testing::kGradTol, "grad of input " << wrt_index[k] << " relerr " << ge);
     }
 
+    // the same forward and gradients, bitwise, with 1 and with 2 threads
+    {
+        const int before = num_threads();
+        auto run = [&](int threads) {
+            set_num_threads(threads);
+            const Tensor o = fn(c.p, in);
+            std::vector<std::vector<double>> r{o.to_vector<double>()};
+            for (const auto& gi : grad({o}, wrt, {io::load_npy(base + ".gout.npy")}, false, true))
+                if (gi.defined()) r.push_back(gi.to_vector<double>());
+            return r;
+        };
+        const auto one = run(1), two = run(2);
+        set_num_threads(before);
+        CHECK_MESSAGE(one == two, "results differ between 1 and 2 threads");
+    }
+
     // finite differences, float64, first and second order (constant inputs stay fixed)
     std::vector<Tensor> vary, fixed(in.size());
     std::vector<size_t> vary_at;
