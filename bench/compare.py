@@ -15,7 +15,7 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
     if m:
         runs.setdefault((m.group(1), (m.group(3) or "").lstrip("/")), {})[m.group(2)] = b
 
-print(f"{'benchmark':<22}{'size':>9}{'vkgrad':>12}{'Eigen':>12}{'ratio':>8}{'GFLOP/s vk':>12}{'GFLOP/s Eig':>12}")
+print(f"{'benchmark':<14}{'size':>9}{'vkgrad':>16}{'Eigen':>16}{'ratio':>8}{'GFLOP/s vk':>12}{'GFLOP/s Eig':>12}")
 for (name, size), r in runs.items():
     if "vkgrad" not in r or "eigen" not in r:
         continue
@@ -23,5 +23,5 @@ for (name, size), r in runs.items():
     unit = v["time_unit"]
     gv = f"{v['GFLOP/s']:.2f}" if "GFLOP/s" in v else "-"
     ge = f"{e['GFLOP/s']:.2f}" if "GFLOP/s" in e else "-"
-    print(f"{name:<22}{size:>9}{v['real_time']:>10.1f}{unit:>2}{e['real_time']:>10.1f}{unit:>2}"
+    print(f"{name:<14}{size:>9}{v['real_time']:>14.1f}{unit:>2}{e['real_time']:>14.1f}{unit:>2}"
           f"{v['real_time'] / e['real_time']:>8.2f}{gv:>12}{ge:>12}")
