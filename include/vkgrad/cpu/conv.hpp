@@ -1,4 +1,4 @@
-// vkgrad/cpu/conv.hpp — 2-d convolution on the CPU: packed im2col tiles feeding Eigen's GEMM.
+// vkgrad/cpu/conv.hpp — 2-d convolution on the CPU: packed im2col tiles feeding a GEMM (gemm.hpp).
 //
 // The output pixels are cut into tiles of at most kTileElems col elements, so the workspace
 // stays bounded (never a whole im2col of a large image) and hot in cache. A 1x1, stride-1,
@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <vector>
 
-#include <Eigen/Core>
 
 #include "../core/backend.hpp"
 #include "../core/parallel.hpp"
+#include "gemm.hpp"
 
 namespace vkgrad::cpu {
 
@@ -101,9 +101,6 @@ template <class T> void col2im(const T* col, int64_t nc, const ConvGeom& g, int6
             }
 }
 
-template <class T> using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T> using StridedMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
-template <class T> using ConstStridedMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
 
 /// Pixels per tile for `rows` col rows.
 inline int64_t tile_pixels(int64_t rows, int64_t P) {
@@ -115,19 +112,21 @@ inline int64_t channel_block(const ConvGeom& g) { return std::clamp<int64_t>(256
 /// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps; parallel over (image, group, tile).
 template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), tile = tile_pixels(K, P), tiles = (P + tile - 1) / tile;
+    std::vector<LeftOperand<T>> wpack; // each group's weights packed once, shared by all tiles
+    for (int64_t gi = 0; gi < g.G; ++gi) wpack.emplace_back(Og, K, MatView<const T>{w + gi * Og * K, K, 1});
     parallel_for(g.N * g.G * tiles, 1, [&](int64_t lo, int64_t hi) {
         std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(K * tile));
         for (int64_t u = lo; u < hi; ++u) {
             const int64_t t = u % tiles, gi = (u / tiles) % g.G, n = u / tiles / g.G;
             const int64_t p0 = t * tile, p1 = std::min(P, p0 + tile), cnt = p1 - p0;
             const T* xg = x + (n * g.C + gi * g.Cg()) * g.HW();
-            Eigen::Map<const RowMat<T>> wg(w + gi * Og * K, Og, K);
-            StridedMap<T> out(y + (n * g.O + gi * Og) * P + p0, Og, cnt, Eigen::OuterStride<>(P));
+            const T* wg = w + gi * Og * K;
+            T* out = y + (n * g.O + gi * Og) * P + p0;
             if (g.pointwise()) {
-                out.noalias() = wg * ConstStridedMap<T>(xg + p0, K, cnt, Eigen::OuterStride<>(g.HW()));
+                gemm<T>(Og, cnt, K, {wg, K, 1}, {xg + p0, g.HW(), 1}, out, P, false, &wpack[gi].packed);
             } else {
                 im2col(xg, g.Cg(), g, p0, p1, buf.data());
-                out.noalias() = wg * Eigen::Map<const RowMat<T>>(buf.data(), K, cnt);
+                gemm<T>(Og, cnt, K, {wg, K, 1}, {buf.data(), cnt, 1}, out, P, false, &wpack[gi].packed);
             }
         }
     });
@@ -144,15 +143,14 @@ template <class T> void conv2d_input_grad(const T* gy, const T* w, T* gx, const 
             const int64_t b = u % blocks, gi = (u / blocks) % g.G, n = u / blocks / g.G;
             const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
             T* gxb = gx + (n * g.C + gi * g.Cg() + c0) * g.HW();
-            ConstStridedMap<T> wb(w + gi * Og * K + c0 * g.kk(), Og, rows, Eigen::OuterStride<>(K));
+            const MatView<const T> wt{w + gi * Og * K + c0 * g.kk(), 1, K}; // [rows, Og] = w block transposed
             for (int64_t p0 = 0; p0 < P; p0 += tile) {
                 const int64_t cnt = std::min(tile, P - p0);
-                ConstStridedMap<T> gyt(gy + (n * g.O + gi * Og) * P + p0, Og, cnt, Eigen::OuterStride<>(P));
+                const MatView<const T> gyt{gy + (n * g.O + gi * Og) * P + p0, P, 1};
                 if (g.pointwise()) {
-                    StridedMap<T>(gxb + p0, rows, cnt, Eigen::OuterStride<>(g.HW())).noalias() = wb.transpose() * gyt;
+                    gemm<T>(rows, cnt, Og, wt, gyt, gxb + p0, g.HW());
                 } else {
-                    Eigen::Map<RowMat<T>> col(buf.data(), rows, cnt);
-                    col.noalias() = wb.transpose() * gyt;
+                    gemm<T>(rows, cnt, Og, wt, gyt, buf.data(), cnt);
                     col2im(buf.data(), nc, g, p0, p0 + cnt, gxb);
                 }
             }
@@ -170,18 +168,18 @@ template <class T> void conv2d_weight_grad(const T* x, const T* gy, T* gw, const
         for (int64_t u = lo; u < hi; ++u) {
             const int64_t b = u % blocks, gi = u / blocks;
             const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
-            StridedMap<T> acc(gw + gi * Og * K + c0 * g.kk(), Og, rows, Eigen::OuterStride<>(K));
-            acc.setZero();
+            T* acc = gw + gi * Og * K + c0 * g.kk(); // [Og, rows] with leading dimension K
+            bool first = true;
             for (int64_t n = 0; n < g.N; ++n) {
                 const T* xb = x + (n * g.C + gi * g.Cg() + c0) * g.HW();
-                for (int64_t p0 = 0; p0 < P; p0 += tile) {
+                for (int64_t p0 = 0; p0 < P; p0 += tile, first = false) {
                     const int64_t cnt = std::min(tile, P - p0);
-                    ConstStridedMap<T> gyt(gy + (n * g.O + gi * Og) * P + p0, Og, cnt, Eigen::OuterStride<>(P));
+                    const MatView<const T> gyt{gy + (n * g.O + gi * Og) * P + p0, P, 1};
                     if (g.pointwise()) {
-                        acc.noalias() += gyt * ConstStridedMap<T>(xb + p0, rows, cnt, Eigen::OuterStride<>(g.HW())).transpose();
+                        gemm<T>(Og, rows, cnt, gyt, {xb + p0, 1, g.HW()}, acc, K, !first);
                     } else {
                         im2col(xb, nc, g, p0, p0 + cnt, buf.data());
-                        acc.noalias() += gyt * Eigen::Map<const RowMat<T>>(buf.data(), rows, cnt).transpose();
+                        gemm<T>(Og, rows, cnt, gyt, {buf.data(), 1, cnt}, acc, K, !first);
                     }
                 }
             }
