@@ -22,7 +22,7 @@
 
 namespace vkgrad::cpu {
 
-/// A matrix view: element (i, j) is at data[i * rs + j * cs].
+/// A matrix view: element (i, j) is at data[i * rs + j * cs]; one of rs, cs is 1.
 template <class T> struct MatView {
     T* data;
     int64_t rs, cs;
@@ -158,20 +158,31 @@ template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, MatView<const T> A, MatView<const T> B, T* C, int64_t ldc,
           bool accumulate = false, const std::vector<float>* a_packed = nullptr) {
 #ifdef VKGRAD_HAVE_SGEMM
-    if constexpr (std::is_same_v<T, float>) {
+    // Thin products (a depthwise convolution's 1 x 9 weights) waste most of a 6x16 tile and
+    // pay packing for nothing; Eigen's GEMV-like paths serve them better. The choice depends
+    // on the sizes only, so it does not break determinism.
+    if constexpr (std::is_same_v<T, float>) if (M >= 16 && N >= 16 && K >= 16) {
         sgemm_detail::sgemm(M, N, K, A, B, C, ldc, accumulate,
                             a_packed && !a_packed->empty() ? a_packed->data() : nullptr);
         return;
     }
 #endif
     (void)a_packed;
-    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using S = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-    Eigen::Map<const Mat, 0, S> a(A.data, M, K, S(A.rs, A.cs));
-    Eigen::Map<const Mat, 0, S> b(B.data, K, N, S(B.rs, B.cs));
-    Eigen::Map<Mat, 0, Eigen::OuterStride<>> c(C, M, N, Eigen::OuterStride<>(ldc));
-    if (accumulate) c.noalias() += a * b;
-    else c.noalias() = a * b;
+    // Eigen needs a unit stride on one side to vectorise: view each operand row- or column-major.
+    using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using ColMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+    using Outer = Eigen::OuterStride<>;
+    auto with_view = [](MatView<const T> v, int64_t rows, int64_t cols, auto&& f) {
+        if (v.cs == 1) f(Eigen::Map<const RowMat, 0, Outer>(v.data, rows, cols, Outer(v.rs)));
+        else f(Eigen::Map<const ColMat, 0, Outer>(v.data, rows, cols, Outer(v.cs))); // v.rs == 1
+    };
+    Eigen::Map<RowMat, 0, Outer> c(C, M, N, Outer(ldc));
+    with_view(A, M, K, [&](const auto& a) {
+        with_view(B, K, N, [&](const auto& b) {
+            if (accumulate) c.noalias() += a * b;
+            else c.noalias() = a * b;
+        });
+    });
 }
 
 } // namespace vkgrad::cpu

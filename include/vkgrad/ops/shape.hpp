@@ -47,9 +47,10 @@ inline Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
 }
 
 inline Tensor unsqueeze(const Tensor& x, int64_t axis) {
-    const int a = normalize_axis(axis, x.dim() + 1, "unsqueeze");
-    Shape s = x.shape();
-    s.insert(s.begin() + a, 1);
+    const size_t a = static_cast<size_t>(normalize_axis(axis, x.dim() + 1, "unsqueeze"));
+    Shape s;
+    s.reserve(x.dim() + 1);
+    for (size_t d = 0; d <= x.dim(); ++d) s.push_back(d == a ? 1 : x.shape()[d < a ? d : d - 1]);
     return reshape(x, s);
 }
 
