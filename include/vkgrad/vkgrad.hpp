@@ -8,7 +8,7 @@
 //
 // Parts with other dependencies have their own headers and are never pulled in here
 // (vkgrad/vulkan.hpp, vkgrad/io/image.hpp, ...). Compile with -O2 or higher and
-// -march=native (at least AVX2 + FMA): Eigen's kernels are much slower without them.
+// -march=native (at least AVX2 + FMA): the packed SGEMM needs them, Eigen is much slower without.
 #pragma once
 
 #include "core/allocator.hpp"
