@@ -8,9 +8,13 @@
 namespace vkgrad {
 
 namespace detail {
-inline Tensor per_channel(const Tensor& v, int64_t C, const char* op) {
+/// v [C] viewed as [1, C, 1, ...] to broadcast over x's axis 1 (x of any rank >= 2).
+inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
+    const int64_t C = x.size(1);
     VKG_CHECK(v.shape() == Shape{C}, op, "parameter ", to_string(v.shape()), " does not match ", C, " channels");
-    return reshape(v, {1, C, 1, 1});
+    Shape s(x.dim(), 1);
+    s[1] = C;
+    return reshape(v, s);
 }
 } // namespace detail
 
@@ -21,7 +25,7 @@ inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& 
     const Tensor mu = mean(x, {1}, true);
     const Tensor d = x - mu;
     const Tensor y = d * rsqrt(mean(d * d, {1}, true) + eps);
-    return y * detail::per_channel(weight, x.size(1), "layer_norm2d") + detail::per_channel(bias, x.size(1), "layer_norm2d");
+    return y * detail::per_channel(weight, x, "layer_norm2d") + detail::per_channel(bias, x, "layer_norm2d");
 }
 
 /// torch.nn.functional.instance_norm without running statistics: each (image, channel)
@@ -31,8 +35,8 @@ inline Tensor instance_norm(const Tensor& x, const Tensor& weight = Tensor(), co
     detail::check_image("instance_norm", x);
     const Tensor d = x - mean(x, {2, 3}, true);
     Tensor y = d * rsqrt(mean(d * d, {2, 3}, true) + eps);
-    if (weight.defined()) y = y * detail::per_channel(weight, x.size(1), "instance_norm");
-    if (bias.defined()) y = y + detail::per_channel(bias, x.size(1), "instance_norm");
+    if (weight.defined()) y = y * detail::per_channel(weight, x, "instance_norm");
+    if (bias.defined()) y = y + detail::per_channel(bias, x, "instance_norm");
     return y;
 }
 
@@ -56,14 +60,8 @@ inline Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tens
               x.defined() ? to_string(x.shape()) : "undefined");
     const int64_t C = x.size(1);
     std::vector<int64_t> axes{0};
-    Shape bshape(x.dim(), 1);
-    bshape[1] = C;
     for (int64_t d = 2; d < static_cast<int64_t>(x.dim()); ++d) axes.push_back(d);
-    auto bc = [&](const Tensor& v) {
-        VKG_CHECK(v.shape() == Shape{C}, "batch_norm", "parameter ", to_string(v.shape()), " does not match ", C,
-                  " channels");
-        return reshape(v, bshape);
-    };
+    auto bc = [&](const Tensor& v) { return detail::per_channel(v, x, "batch_norm"); };
     Tensor y;
     if (training) {
         const int64_t n = x.numel() / C;
