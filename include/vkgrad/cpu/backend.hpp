@@ -126,7 +126,7 @@ public:
             const T* pb = b.data<T>();
             T* pc = out.data<T>();
             for (int64_t i = 0; i < nbatch; ++i)
-                gemm<T>(pa + offa[static_cast<size_t>(i)] * sa, pb + offb[static_cast<size_t>(i)] * sb, pc + i * M * N,
+                matmul_block<T>(pa + offa[static_cast<size_t>(i)] * sa, pb + offb[static_cast<size_t>(i)] * sb, pc + i * M * N,
                         M, N, K, ta, tb);
         });
         return out;
