@@ -90,7 +90,11 @@ def main():
             torch_time(x, wt, b, s, p, g, mode)
             tv, tt = [], []
             for _ in range(args.reps):  # interleaved
+                # PyTorch's OpenMP workers spin for a few ms after each call; on two cores they
+                # would steal the CPUs from whichever side runs next. A pause lets both start quiet.
+                time.sleep(0.03)
                 tv.append(vk_time(req))
+                time.sleep(0.03)
                 tt.append(torch_time(x, wt, b, s, p, g, mode))
             res[mode] = (statistics.median(tv), statistics.median(tt))
         fv, ft = res["fwd"]

@@ -15,6 +15,8 @@
 
 #include <Eigen/Core>
 
+#include "../core/parallel.hpp"
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define VKGRAD_HAVE_SGEMM 1
@@ -56,16 +58,18 @@ inline void micro_kernel(int kc, const float* A, const float* B, float* C, int64
 }
 
 /// Packs rows [ic, ic+mc) and columns [pc, pc+kc) of A into MR-row panels (zero-padded).
+/// Each panel is written in order, reading MR rows side by side (A is mostly row-major).
 inline void pack_a_block(MatView<const float> A, int64_t ic, int64_t mc, int64_t pc, int kc, float* dst) {
     for (int64_t i = 0; i < mc; i += MR, dst += MR * kc) {
         const int64_t h = std::min<int64_t>(MR, mc - i);
-        for (int t = 0; t < MR; ++t) {
-            if (t >= h) {
-                for (int k = 0; k < kc; ++k) dst[k * MR + t] = 0.f;
-                continue;
-            }
-            const float* src = A.data + (ic + i + t) * A.rs + pc * A.cs;
-            for (int k = 0; k < kc; ++k) dst[k * MR + t] = src[k * A.cs];
+        const float* src[MR];
+        for (int t = 0; t < MR; ++t) src[t] = A.data + (ic + i + std::min<int64_t>(t, h - 1)) * A.rs + pc * A.cs;
+        if (h == MR && A.cs == 1) {
+            for (int k = 0; k < kc; ++k)
+                for (int t = 0; t < MR; ++t) dst[k * MR + t] = src[t][k];
+        } else {
+            for (int k = 0; k < kc; ++k)
+                for (int t = 0; t < MR; ++t) dst[k * MR + t] = t < h ? src[t][k * A.cs] : 0.f;
         }
     }
 }
@@ -75,12 +79,15 @@ inline int64_t padded_rows(int64_t mc) { return (mc + MR - 1) / MR * MR; }
 /// convolution's weights by every tile): block (ic, pc) sits at ic * K + pc * padded_rows(mc).
 inline std::vector<float> pack_a(int64_t M, int64_t K, MatView<const float> A) {
     std::vector<float> out(static_cast<size_t>(padded_rows(M) * K));
-    for (int64_t ic = 0; ic < M; ic += MC) {
-        const int64_t mc = std::min<int64_t>(MC, M - ic);
-        for (int64_t pc = 0; pc < K; pc += KC)
+    const int64_t mblocks = (M + MC - 1) / MC, kblocks = (K + KC - 1) / KC;
+    // a 512 x 4608 weight is 9 MB: packing it is worth both cores (a pure copy, so any order)
+    parallel_for(mblocks * kblocks, 8, [&](int64_t lo, int64_t hi) {
+        for (int64_t b = lo; b < hi; ++b) {
+            const int64_t ic = b / kblocks * MC, pc = b % kblocks * KC, mc = std::min<int64_t>(MC, M - ic);
             pack_a_block(A, ic, mc, pc, static_cast<int>(std::min<int64_t>(KC, K - pc)),
                          out.data() + ic * K + pc * padded_rows(mc));
-    }
+        }
+    });
     return out;
 }
 
