@@ -40,3 +40,5 @@
 #include "nn/sequential.hpp"
 
 #include "io/npy.hpp"
+#include "losses.hpp"
+#include "optim.hpp"
