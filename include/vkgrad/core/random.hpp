@@ -5,8 +5,12 @@
 // share hidden state. The stream is xoshiro256** seeded by splitmix64, and normals come
 // from Box–Muller, written out here so results do not depend on the standard library.
 #pragma once
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+
+#include "error.hpp"
 
 namespace vkgrad {
 
@@ -53,6 +57,21 @@ public:
         spare_ = r * std::sin(th);
         has_spare_ = true;
         return r * std::cos(th);
+    }
+
+    /// The whole state as six 64-bit words (the four xoshiro words, whether a Gaussian is
+    /// cached, that Gaussian's bits), so a checkpoint can resume the exact random stream.
+    std::array<uint64_t, 6> state() const {
+        uint64_t spare_bits;
+        std::memcpy(&spare_bits, &spare_, sizeof spare_bits);
+        return {s_[0], s_[1], s_[2], s_[3], has_spare_ ? 1u : 0u, spare_bits};
+    }
+    void set_state(const std::array<uint64_t, 6>& st) {
+        VKG_CHECK((st[0] | st[1] | st[2] | st[3]) != 0 && st[4] <= 1, "Generator::set_state",
+                  "not a generator state (all-zero words or a bad flag)");
+        for (int i = 0; i < 4; ++i) s_[i] = st[i];
+        has_spare_ = st[4] != 0;
+        std::memcpy(&spare_, &st[5], sizeof spare_);
     }
 
 private:

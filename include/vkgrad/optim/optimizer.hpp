@@ -63,10 +63,14 @@ public:
         return out;
     }
     /// Restores a state_dict() of an optimizer built over the same parameters. Every entry must
-    /// be known and match the parameter's shape; state absent from `sd` is cleared.
+    /// be known and match the parameter's shape; state absent from `sd` starts afresh. On error
+    /// nothing is changed.
     void load_state_dict(const std::map<std::string, Tensor>& sd) {
-        for (auto& s : state_)
+        auto state = state_;
+        for (auto& s : state)
             for (auto& m : s) m.clear();
+        std::vector<double> lrs;
+        for (auto& grp : groups) lrs.push_back(grp.lr);
         for (auto& [name, t] : sd) {
             const auto dot = name.find('.');
             VKG_CHECK(dot != std::string::npos, name_, "unexpected state entry '", name, "'");
@@ -74,7 +78,7 @@ public:
             const std::string rest = name.substr(dot + 1);
             if (rest == "lr") {
                 VKG_CHECK(t.numel() == 1, name_, "'", name, "' must be a scalar");
-                groups[g].lr = t.item();
+                lrs[g] = t.item();
                 continue;
             }
             const auto dot2 = rest.find('.');
@@ -83,11 +87,17 @@ public:
             const std::string key = rest.substr(dot2 + 1);
             VKG_CHECK(known_key(key), name_, "unknown state '", key, "' in '", name, "'");
             const Tensor& p = groups[g].params[i];
-            if (key != "step")
-                VKG_CHECK(t.shape() == p.shape(), name_, "'", name, "' has shape ", to_string(t.shape()),
-                          ", its parameter ", to_string(p.shape()));
-            state_[g][i][key] = key == "step" ? clone(t) : clone(to(t, p.dtype()));
+            if (key == "step") {
+                VKG_CHECK(t.numel() == 1 && !is_floating(t.dtype()), name_, "'", name, "' must be an integer scalar");
+                state[g][i][key] = clone(t);
+            } else {
+                VKG_CHECK(t.shape() == p.shape() && is_floating(t.dtype()), name_, "'", name, "' is ",
+                          dtype_name(t.dtype()), " ", to_string(t.shape()), ", its parameter ", to_string(p.shape()));
+                state[g][i][key] = clone(to(t, p.dtype()));
+            }
         }
+        state_ = std::move(state);
+        for (size_t g = 0; g < groups.size(); ++g) groups[g].lr = lrs[g];
     }
 
     std::vector<ParamGroup> groups;
