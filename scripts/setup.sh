@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="g++ meson ninja-build pkg-config libeigen3-dev doctest-dev libbenchmark-dev libstb-dev python3"
+PKGS="g++ meson ninja-build pkg-config libeigen3-dev doctest-dev libbenchmark-dev libstb-dev
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslc python3"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -31,7 +31,10 @@ public:
         if (!done && seconds(last_, now) < interval_ && step != first_step_) return;
         last_ = now;
         const double elapsed = seconds(start_, now), rate = elapsed > 0 ? (step - first_step_) / elapsed : 0;
-        std::string line = "step " + std::to_string(step) + "/" + std::to_string(total_);
+        std::string line = "step ";
+        line += std::to_string(step);
+        line += '/';
+        line += std::to_string(total_);
         char buf[64];
         for (auto& [name, v] : values) {
             std::snprintf(buf, sizeof buf, "  %s %.5g", name.c_str(), v);
@@ -39,8 +42,9 @@ public:
         }
         std::snprintf(buf, sizeof buf, "  %.2f steps/s", rate);
         line += buf;
-        if (!done && rate > 0) line += "  ETA " + clock_text((total_ - step) / rate);
-        else if (done) line += "  took " + clock_text(elapsed);
+        // appended piecewise: GCC 12 misreports `"literal" + std::string` as an overlapping memcpy
+        if (!done && rate > 0) line.append("  ETA ").append(clock_text((total_ - step) / rate));
+        else if (done) line.append("  took ").append(clock_text(elapsed));
         std::fprintf(out_, "%s\n", line.c_str());
         std::fflush(out_);
     }

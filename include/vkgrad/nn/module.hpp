@@ -89,6 +89,16 @@ public:
     }
     void eval() { train(false); }
     bool is_training() const { return training_; }
+    /// Moves every parameter and buffer to `device` in place: the handles held by the module,
+    /// its subclass members and optimizers stay valid and now refer to device memory. Drops .grad.
+    void to(Device device) {
+        NoGradGuard ng;
+        for (auto& [n, t] : state_dict()) {
+            t.set_grad(Tensor());
+            if (t.device() == device) continue;
+            t.impl()->storage = ::vkgrad::to(detach(t), device).impl()->storage;
+        }
+    }
     /// Drops every parameter's .grad.
     void zero_grad() {
         for (auto& p : parameters()) p.set_grad(Tensor());

@@ -16,9 +16,15 @@ struct TensorOptions {
 };
 
 inline Tensor full(const Shape& shape, double value, TensorOptions o = {}) {
-    Tensor t = empty_cpu(shape, o.dtype);
-    cpu::backend().fill(t, value);
-    return o.device.type == DeviceType::cpu ? t : backend_of(o.device).upload(t);
+    if (o.device.type == DeviceType::cpu) {
+        Tensor t = empty_cpu(shape, o.dtype);
+        cpu::backend().fill(t, value);
+        return t;
+    }
+    Backend& b = backend_of(o.device); // filled on the device: constants never cross the bus
+    Tensor t = b.empty(shape, o.dtype);
+    b.fill(t, value);
+    return t;
 }
 inline Tensor zeros(const Shape& shape, TensorOptions o = {}) { return full(shape, 0.0, o); }
 inline Tensor ones(const Shape& shape, TensorOptions o = {}) { return full(shape, 1.0, o); }

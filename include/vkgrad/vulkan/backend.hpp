@@ -1,0 +1,323 @@
+// vkgrad/vulkan/backend.hpp — the Backend primitives (core/backend.hpp) as Vulkan kernels.
+//
+// Because every op and every backward rule is written with these primitives, whatever is
+// implemented here runs forward, backward and double backward on the device. A primitive not
+// yet here raises an Error naming it; nothing silently falls back to the host.
+// Tensors on the device are float32 (arithmetic) or int64 (indices, moved by layout kernels
+// only); float64 stays on the CPU.
+#pragma once
+#include <array>
+#include <cstring>
+
+#include "../core/backend.hpp"
+#include "context.hpp"
+
+namespace vkgrad::vulkan {
+
+class VulkanBackend final : public Backend {
+public:
+    explicit VulkanBackend(Context& ctx) : ctx_(ctx) {}
+    Context& context() { return ctx_; }
+
+    Tensor empty(const Shape& shape, DType dtype) override {
+        VKG_CHECK(dtype != DType::f64, "vulkan", "float64 tensors are CPU-only; use float32 on the device");
+        for (auto d : shape) VKG_CHECK(d >= 0, "empty", "negative dimension in shape ", to_string(shape));
+        auto impl = std::make_shared<TensorImpl>();
+        impl->storage = std::make_shared<VulkanStorage>(ctx_, static_cast<size_t>(numel(shape)) * dtype_size(dtype));
+        impl->shape = shape;
+        impl->dtype = dtype;
+        return Tensor(std::move(impl));
+    }
+    void fill(const Tensor& t, double value) override {
+        VKG_CHECK(t.dtype() == DType::f32, "fill", "the vulkan backend fills float32 tensors only, got ", dtype_name(t.dtype()));
+        const float v = static_cast<float>(value);
+        struct {
+            uint32_t n, bits;
+        } p{words(t), 0};
+        std::memcpy(&p.bits, &v, 4);
+        run("fill", {t}, &p, sizeof p, p.n);
+    }
+    void copy(const Tensor& dst, const Tensor& src) override { strided(src, dst, {src.numel()}, {1}, {1}, 0, 0); }
+    Tensor cast(const Tensor& x, DType to) override {
+        VKG_CHECK(x.dtype() == to, "vulkan", "dtype conversion ", dtype_name(x.dtype()), " -> ", dtype_name(to),
+                  " is not implemented on the device yet (convert on the host)");
+        Tensor out = empty(x.shape(), to);
+        copy(out, x);
+        return out;
+    }
+    Tensor upload(const Tensor& host) override {
+        Tensor out = empty(host.shape(), host.dtype());
+        ctx_.write(alloc(out), host.raw_data(), static_cast<size_t>(host.numel()) * dtype_size(host.dtype()));
+        return out;
+    }
+    Tensor download(const Tensor& x) override {
+        Tensor out = empty_cpu(x.shape(), x.dtype());
+        ctx_.read(alloc(x), out.raw_data(), static_cast<size_t>(x.numel()) * dtype_size(x.dtype()));
+        return out;
+    }
+
+    Tensor unary(UnaryOp op, const Tensor& x, double a, double b) override {
+        check_f32("unary", x);
+        Tensor out = empty(x.shape(), DType::f32);
+        struct {
+            uint32_t n, op;
+            float a, b;
+        } p{words(x), static_cast<uint32_t>(op), static_cast<float>(a), static_cast<float>(b)};
+        run("unary", {x, out}, &p, sizeof p, p.n);
+        return out;
+    }
+    Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) override {
+        check_f32("binary", a);
+        const Shape s = broadcast_shapes(a.shape(), b.shape(), "binary");
+        Tensor out = empty(s, DType::f32);
+        struct {
+            uint32_t n, op, ndim, shape[6], sa[6], sb[6];
+        } p{};
+        p.n = static_cast<uint32_t>(out.numel());
+        p.op = static_cast<uint32_t>(op);
+        broadcast_push<2>(s, {a.shape(), b.shape()}, p.ndim, p.shape, {p.sa, p.sb});
+        run("binary", {a, b, out}, &p, sizeof p, p.n);
+        return out;
+    }
+    Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) override {
+        check_f32("where", a);
+        const Shape s = broadcast_shapes(broadcast_shapes(c.shape(), a.shape(), "where"), b.shape(), "where");
+        Tensor out = empty(s, DType::f32);
+        struct {
+            uint32_t n, ndim, shape[6], sc[6], sa[6], sb[6];
+        } p{};
+        p.n = static_cast<uint32_t>(out.numel());
+        broadcast_push<3>(s, {c.shape(), a.shape(), b.shape()}, p.ndim, p.shape, {p.sc, p.sa, p.sb});
+        run("where", {c, a, b, out}, &p, sizeof p, p.n);
+        return out;
+    }
+    Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<int>& axes) override {
+        check_f32("reduce", x);
+        Shape keep = x.shape();
+        for (int a : axes) keep[static_cast<size_t>(a)] = 1;
+        Tensor out = empty(keep, DType::f32);
+        const bool adjacent = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int>(axes.size());
+        Tensor src = x;
+        int first = axes.empty() ? 0 : axes.front(), count = static_cast<int>(axes.size());
+        if (!adjacent) { // move the reduced axes last, so the input is [A, R, B] with B = 1
+            std::vector<int> perm;
+            for (int d = 0; d < static_cast<int>(x.dim()); ++d)
+                if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
+            first = static_cast<int>(perm.size());
+            perm.insert(perm.end(), axes.begin(), axes.end());
+            src = permute(x, perm);
+        }
+        int64_t A = 1, R = 1, B = 1;
+        for (int d = 0; d < static_cast<int>(src.dim()); ++d)
+            (d < first ? A : d < first + count ? R : B) *= src.shape()[static_cast<size_t>(d)];
+        struct {
+            uint32_t A, R, B, op;
+        } p{u32(A), u32(R), u32(B), static_cast<uint32_t>(op)};
+        const Pipeline& pl = ctx_.pipeline("reduce", 2, sizeof p, 64); // the tree needs a power of two
+        ctx_.dispatch(pl, {src.impl()->storage, out.impl()->storage}, &p, static_cast<uint32_t>(std::min<int64_t>(A * B, Context::kMaxGroups)));
+        return out;
+    }
+    Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) override {
+        check_f32("matmul", a);
+        const Shape& as = a.shape();
+        const Shape& bs = b.shape();
+        const size_t na = as.size(), nb = bs.size();
+        const int64_t M = ta ? as[na - 1] : as[na - 2], K = ta ? as[na - 2] : as[na - 1];
+        const int64_t N = tb ? bs[nb - 2] : bs[nb - 1];
+        const Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+        const Shape batch = broadcast_shapes(abatch, bbatch, "matmul");
+        VKG_CHECK(batch.size() <= 4, "matmul", "the vulkan kernel handles up to 4 batch axes, got ", batch.size());
+        Shape os = batch;
+        os.push_back(M);
+        os.push_back(N);
+        Tensor out = empty(os, DType::f32);
+        struct {
+            uint32_t M, N, K, ta, tb, nb, bshape[4], sa[4], sb[4];
+        } p{};
+        p.M = u32(M), p.N = u32(N), p.K = u32(K), p.ta = ta, p.tb = tb, p.nb = static_cast<uint32_t>(batch.size());
+        const Shape sa = broadcast_strides_of(abatch, batch, M * K), sb = broadcast_strides_of(bbatch, batch, K * N);
+        for (size_t d = 0; d < batch.size(); ++d) p.bshape[d] = u32(batch[d]), p.sa[d] = u32(sa[d]), p.sb[d] = u32(sb[d]);
+        constexpr uint32_t tile = 16;
+        const Pipeline& pl = ctx_.pipeline("matmul", 3, sizeof p, tile * tile, {tile});
+        const int64_t groups = numel(batch) * ((M + tile - 1) / tile) * ((N + tile - 1) / tile);
+        ctx_.dispatch(pl, {a.impl()->storage, b.impl()->storage, out.impl()->storage}, &p,
+                      static_cast<uint32_t>(std::min<int64_t>(groups, Context::kMaxGroups)));
+        return out;
+    }
+
+    // --- layout: one strided-copy kernel over 32-bit words (int64 elements are two words) ---
+    Tensor permute(const Tensor& x, const std::vector<int>& perm) override {
+        Shape s, st;
+        const Shape xs = strides(x.shape());
+        for (int d : perm) {
+            s.push_back(x.shape()[static_cast<size_t>(d)]);
+            st.push_back(xs[static_cast<size_t>(d)]);
+        }
+        Tensor out = empty(s, x.dtype());
+        strided(x, out, s, st, strides(s), 0, 0);
+        return out;
+    }
+    Tensor expand(const Tensor& x, const Shape& shape) override {
+        Tensor out = empty(shape, x.dtype());
+        strided(x, out, shape, broadcast_strides_of(x.shape(), shape, 1), strides(shape), 0, 0);
+        return out;
+    }
+    Tensor slice(const Tensor& x, int dim, int64_t start, int64_t len, int64_t step) override {
+        Shape s = x.shape();
+        s[static_cast<size_t>(dim)] = len;
+        Shape st = strides(x.shape());
+        const int64_t base = start * st[static_cast<size_t>(dim)];
+        st[static_cast<size_t>(dim)] *= step;
+        Tensor out = empty(s, x.dtype());
+        strided(x, out, s, st, strides(s), base, 0);
+        return out;
+    }
+    Tensor unslice(const Tensor& g, const Shape& shape, int dim, int64_t start, int64_t step) override {
+        Tensor out = empty(shape, g.dtype());
+        fill(out, 0.0);
+        Shape dst = strides(shape);
+        const int64_t base = start * dst[static_cast<size_t>(dim)];
+        dst[static_cast<size_t>(dim)] *= step;
+        strided(g, out, g.shape(), strides(g.shape()), dst, 0, base);
+        return out;
+    }
+    Tensor concat(const std::vector<Tensor>& xs, int dim) override {
+        Shape s = xs.front().shape();
+        s[static_cast<size_t>(dim)] = 0;
+        for (const auto& x : xs) s[static_cast<size_t>(dim)] += x.shape()[static_cast<size_t>(dim)];
+        Tensor out = empty(s, xs.front().dtype());
+        const Shape dst = strides(s);
+        int64_t at = 0;
+        for (const auto& x : xs) {
+            strided(x, out, x.shape(), strides(x.shape()), dst, 0, at * dst[static_cast<size_t>(dim)]);
+            at += x.shape()[static_cast<size_t>(dim)];
+        }
+        return out;
+    }
+    Tensor flip(const Tensor& x, const std::vector<int>& dims) override {
+        Shape st = strides(x.shape());
+        int64_t base = 0;
+        for (int d : dims) {
+            base += (x.shape()[static_cast<size_t>(d)] - 1) * st[static_cast<size_t>(d)];
+            st[static_cast<size_t>(d)] = -st[static_cast<size_t>(d)];
+        }
+        Tensor out = empty(x.shape(), x.dtype());
+        strided(x, out, x.shape(), st, strides(x.shape()), base, 0);
+        return out;
+    }
+
+    // --- not on the device yet: each is a clear error, never a silent host fallback ---
+    Tensor pad(const Tensor&, const std::vector<int64_t>&, PadMode, double) override { missing("pad"); }
+    Tensor pad_adjoint(const Tensor&, const Shape&, const std::vector<int64_t>&, PadMode) override { missing("pad_adjoint"); }
+    Tensor index_select(const Tensor&, int, const Tensor&) override { missing("index_select"); }
+    Tensor index_add(const Shape&, int, const Tensor&, const Tensor&) override { missing("index_add"); }
+    Tensor gather(const Tensor&, int, const Tensor&) override { missing("gather"); }
+    Tensor scatter_add(const Shape&, int, const Tensor&, const Tensor&) override { missing("scatter_add"); }
+    Tensor conv2d(const Tensor&, const Tensor&, const ConvParams&) override { missing("conv2d"); }
+    Tensor conv2d_input_grad(const Tensor&, const Tensor&, const Shape&, const ConvParams&) override {
+        missing("conv2d_input_grad");
+    }
+    Tensor conv2d_weight_grad(const Tensor&, const Tensor&, const Shape&, const ConvParams&) override {
+        missing("conv2d_weight_grad");
+    }
+
+private:
+    [[noreturn]] static void missing(const char* op) {
+        ::vkgrad::detail::fail(op, "is not implemented on the vulkan device yet; move the tensors with "
+                                   "to(x, Device{DeviceType::cpu}) if the host should do it");
+    }
+    static uint32_t u32(int64_t v) {
+        VKG_CHECK(v >= 0 && v <= static_cast<int64_t>(UINT32_MAX), "vulkan", "size ", v, " exceeds 32-bit indexing");
+        return static_cast<uint32_t>(v);
+    }
+    static void check_f32(const char* op, const Tensor& x) {
+        VKG_CHECK(x.dtype() == DType::f32, op, "the vulkan device computes in float32, got ", dtype_name(x.dtype()));
+    }
+    static uint32_t words(const Tensor& t) { return u32(t.numel() * static_cast<int64_t>(dtype_size(t.dtype()) / 4)); }
+    const Allocation& alloc(const Tensor& t) {
+        const auto* vs = dynamic_cast<const VulkanStorage*>(t.impl()->storage.get());
+        VKG_CHECK(vs != nullptr, "vulkan", "tensor is not on the vulkan device");
+        return vs->allocation();
+    }
+    static Shape strides(const Shape& s) {
+        Shape st(s.size(), 1);
+        for (int64_t d = static_cast<int64_t>(s.size()) - 2; d >= 0; --d)
+            st[static_cast<size_t>(d)] = st[static_cast<size_t>(d + 1)] * s[static_cast<size_t>(d + 1)];
+        return st;
+    }
+    /// Strides (scaled by `unit`) that read a contiguous `in` broadcast to `out` (0 along broadcast axes).
+    static Shape broadcast_strides_of(const Shape& in, const Shape& out, int64_t unit) {
+        Shape st(out.size(), 0);
+        const Shape own = strides(in);
+        const size_t off = out.size() - in.size();
+        for (size_t d = 0; d < in.size(); ++d) st[off + d] = in[d] == 1 ? 0 : own[d] * unit;
+        return st;
+    }
+    template <size_t K>
+    static void broadcast_push(const Shape& out, const std::array<Shape, K>& ins, uint32_t& ndim, uint32_t* shape,
+                               const std::array<uint32_t*, K>& st) {
+        VKG_CHECK(out.size() <= 6, "vulkan", "broadcasting kernels handle up to 6 axes, got ", out.size());
+        ndim = static_cast<uint32_t>(out.size());
+        for (size_t d = 0; d < out.size(); ++d) shape[d] = u32(out[d]);
+        for (size_t k = 0; k < K; ++k) {
+            const Shape s = broadcast_strides_of(ins[k], out, 1);
+            for (size_t d = 0; d < out.size(); ++d) st[k][d] = u32(s[d]);
+        }
+    }
+    /// dst[dbase + sum k_d ds_d] = src[sbase + sum k_d ss_d] over the index space `shape`
+    /// (element units; int64 elements become two words).
+    void strided(const Tensor& src, const Tensor& dst, Shape shape, Shape ss, Shape ds, int64_t sbase, int64_t dbase) {
+        VKG_CHECK(src.dtype() == dst.dtype(), "vulkan", "copy between dtypes");
+        if (dtype_size(src.dtype()) == 8) { // two words per element: an inner axis of 2
+            for (auto& v : ss) v *= 2;
+            for (auto& v : ds) v *= 2;
+            sbase *= 2, dbase *= 2;
+            shape.push_back(2), ss.push_back(1), ds.push_back(1);
+        }
+        // drop size-1 axes, then merge axes that are contiguous in both source and destination
+        Shape s2, a2, b2;
+        for (size_t d = 0; d < shape.size(); ++d)
+            if (shape[d] != 1) s2.push_back(shape[d]), a2.push_back(ss[d]), b2.push_back(ds[d]);
+        Shape s3, a3, b3;
+        for (size_t d = 0; d < s2.size(); ++d) {
+            if (!s3.empty() && a3.back() == a2[d] * s2[d] && b3.back() == b2[d] * s2[d]) {
+                s3.back() *= s2[d];
+                a3.back() = a2[d];
+                b3.back() = b2[d];
+            } else {
+                s3.push_back(s2[d]), a3.push_back(a2[d]), b3.push_back(b2[d]);
+            }
+        }
+        VKG_CHECK(s3.size() <= 6, "vulkan", "layout kernels handle up to 6 axes, got ", s3.size());
+        struct {
+            uint32_t n, ndim;
+            int32_t sbase, dbase;
+            uint32_t shape[6];
+            int32_t ss[6], ds[6];
+        } p{};
+        int64_t n = 1;
+        for (size_t d = 0; d < s3.size(); ++d) {
+            n *= s3[d];
+            p.shape[d] = u32(s3[d]);
+            p.ss[d] = static_cast<int32_t>(a3[d]);
+            p.ds[d] = static_cast<int32_t>(b3[d]);
+        }
+        if (n == 0) return;
+        p.n = u32(n), p.ndim = static_cast<uint32_t>(s3.size());
+        p.sbase = static_cast<int32_t>(sbase), p.dbase = static_cast<int32_t>(dbase);
+        run("strided_copy", {src, dst}, &p, sizeof p, p.n);
+    }
+    /// One dispatch of an elementwise-style kernel (a grid-stride loop) over n items.
+    void run(const char* kernel, std::initializer_list<Tensor> ts, const void* push, uint32_t bytes, uint32_t n) {
+        if (n == 0) return;
+        constexpr uint32_t local = 64;
+        const Pipeline& pl = ctx_.pipeline(kernel, static_cast<uint32_t>(ts.size()), bytes, local);
+        std::vector<std::shared_ptr<Storage>> st;
+        for (const auto& t : ts) st.push_back(t.impl()->storage);
+        ctx_.dispatch(pl, st, push, std::min<uint32_t>((n + local - 1) / local, Context::kMaxGroups));
+    }
+
+    Context& ctx_;
+};
+
+} // namespace vkgrad::vulkan

@@ -1,0 +1,223 @@
+// The vulkan suite: every device primitive against the CPU on random inputs — forward,
+// backward and double backward through ops composed of them — plus a zero-copy training step.
+// Run by meson with VKGRAD_VALIDATION=1 (any validation message fails) and once more with
+// VKGRAD_FORCE_STAGING=1. Without a Vulkan driver every case reports skipped.
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include <vkgrad/testing/relerr.hpp>
+#include <vkgrad/vulkan.hpp>
+
+using namespace vkgrad;
+using testing::relerr;
+
+namespace {
+
+/// Whether a device exists, probed once before the test cases are registered (so doctest can
+/// mark them skipped instead of passed).
+bool no_device() {
+    static const bool none = !vulkan::available();
+    return none;
+}
+const bool kSkip = no_device();
+
+constexpr double kDeviceTol = 1e-4; // issue 4/8: device results against the CPU
+
+Device gpu() { return vulkan::device(); }
+Tensor on_gpu(const Tensor& x) { return to(x, gpu()); }
+Tensor on_cpu(const Tensor& x) { return to(x, Device{}); }
+
+/// f on the CPU and on the device from the same inputs: outputs and input gradients agree.
+void same_on_both(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs,
+                  bool backward = true) {
+    std::vector<Tensor> c, g;
+    for (const auto& x : inputs) {
+        c.push_back(detach(x).requires_grad_(backward));
+        g.push_back(detach(on_gpu(x)).requires_grad_(backward));
+    }
+    const Tensor yc = f(c), yg = f(g);
+    REQUIRE(yg.device() == gpu());
+    CHECK(relerr(on_cpu(yg), yc) <= kDeviceTol);
+    if (!backward) return;
+    Generator gen(5);
+    const Tensor w = randn(yc.shape(), gen);
+    const auto gc = grad({yc}, c, {w}, false, true), gg = grad({yg}, g, {on_gpu(w)}, false, true);
+    for (size_t i = 0; i < gc.size(); ++i) {
+        INFO("gradient of input " << i);
+        REQUIRE(gc[i].defined() == gg[i].defined());
+        if (gc[i].defined()) CHECK(relerr(on_cpu(gg[i]), gc[i]) <= kDeviceTol);
+    }
+}
+
+} // namespace
+
+TEST_SUITE("vulkan") {
+
+TEST_CASE("a device is there and says what it is" * doctest::skip(kSkip)) {
+    MESSAGE("device: " << vulkan::context().device_name() << std::string(vulkan::context().staging() ? " (staging)" : " (mapped)"));
+    Generator gen(1);
+    const Tensor x = randn({3, 5, 7}, gen);
+    CHECK(relerr(on_cpu(on_gpu(x)), x) == 0); // the round trip is exact
+    CHECK(on_cpu(full({4}, 2.5, {DType::f32, gpu()})).to_vector<float>() == std::vector<float>(4, 2.5f));
+    const Tensor i = from_vector(std::vector<int64_t>{1, -2, int64_t(1) << 40}, {DType::i64});
+    CHECK(on_cpu(on_gpu(i)).to_vector<int64_t>() == i.to_vector<int64_t>());
+}
+
+TEST_CASE("unary ops" * doctest::skip(kSkip)) {
+    Generator gen(2);
+    const Tensor x = randn({3, 37, 5}, gen), pos = rand({3, 37, 5}, gen, 0.1, 3.0);
+    const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops = {
+        {"neg", [](const Tensor& v) { return neg(v); }},
+        {"exp", [](const Tensor& v) { return exp(v); }},
+        {"abs", [](const Tensor& v) { return abs(v); }},
+        {"sigmoid", [](const Tensor& v) { return sigmoid(v); }},
+        {"tanh", [](const Tensor& v) { return tanh(v * 10.0); }},
+        {"erf", [](const Tensor& v) { return erf(v); }},
+        {"relu", [](const Tensor& v) { return relu(v); }},
+        {"leaky_relu", [](const Tensor& v) { return leaky_relu(v, 0.2); }},
+        {"gelu", [](const Tensor& v) { return gelu(v); }},
+        {"softplus", [](const Tensor& v) { return softplus(v * 5.0, 2.0, 3.0); }},
+        {"clamp", [](const Tensor& v) { return clamp(v, -0.5, 0.7); }},
+        {"pow 2 (negative base)", [](const Tensor& v) { return pow(v, 2.0); }},
+        {"pow 3 (negative base)", [](const Tensor& v) { return pow(v, 3.0); }},
+    };
+    for (auto& [name, f] : ops) {
+        INFO(name);
+        same_on_both([&](const std::vector<Tensor>& v) { return f(v[0]); }, {x});
+    }
+    for (auto f : {+[](const Tensor& v) { return log(v); }, +[](const Tensor& v) { return sqrt(v); },
+                   +[](const Tensor& v) { return rsqrt(v); }, +[](const Tensor& v) { return pow(v, 0.7); }})
+        same_on_both([&](const std::vector<Tensor>& v) { return f(v[0]); }, {pos});
+    same_on_both([&](const std::vector<Tensor>& v) { return sign(v[0]); }, {x}, false);
+}
+
+TEST_CASE("binary ops with broadcasting, where" * doctest::skip(kSkip)) {
+    Generator gen(3);
+    const Tensor a = randn({2, 1, 33, 4}, gen), b = randn({5, 1, 4}, gen), bp = rand({5, 1, 4}, gen, 0.5, 2.0);
+    same_on_both([](const std::vector<Tensor>& v) { return v[0] + v[1]; }, {a, b});
+    same_on_both([](const std::vector<Tensor>& v) { return v[0] - v[1]; }, {a, b});
+    same_on_both([](const std::vector<Tensor>& v) { return v[0] * v[1]; }, {a, b});
+    same_on_both([](const std::vector<Tensor>& v) { return v[0] / v[1]; }, {a, bp});
+    same_on_both([](const std::vector<Tensor>& v) { return pow(v[1], v[0]); }, {a, bp});
+    same_on_both([](const std::vector<Tensor>& v) { return maximum(v[0], v[1]); }, {a, b});
+    same_on_both([](const std::vector<Tensor>& v) { return minimum(v[0], v[1]); }, {a, b});
+    for (auto cmp : {+[](const Tensor& u, const Tensor& v) { return lt(u, v); }, +[](const Tensor& u, const Tensor& v) { return ge(u, v); },
+                     +[](const Tensor& u, const Tensor& v) { return eq(u, u * 1.0 + v * 0.0); }})
+        same_on_both([&](const std::vector<Tensor>& v) { return cmp(v[0], v[1]); }, {a, b}, false);
+    same_on_both([](const std::vector<Tensor>& v) { return where(gt(v[0], v[1]), v[0] * 2.0, v[1]); }, {a, b});
+}
+
+TEST_CASE("reductions over any axes" * doctest::skip(kSkip)) {
+    Generator gen(4);
+    const Tensor x = randn({3, 70, 4, 5}, gen);
+    for (std::vector<int64_t> axes : {std::vector<int64_t>{}, {1}, {0, 2}, {1, 3}, {3}, {0, 1, 2, 3}}) {
+        INFO("axes " << axes.size());
+        same_on_both([&](const std::vector<Tensor>& v) { return sum(v[0], axes); }, {x});
+        same_on_both([&](const std::vector<Tensor>& v) { return mean(v[0], axes, true); }, {x});
+        same_on_both([&](const std::vector<Tensor>& v) { return max(v[0], axes); }, {x});
+        same_on_both([&](const std::vector<Tensor>& v) { return min(v[0], axes); }, {x});
+        same_on_both([&](const std::vector<Tensor>& v) { return var(v[0], axes); }, {x});
+    }
+    const Tensor big = randn({100000}, gen); // many elements per workgroup
+    same_on_both([](const std::vector<Tensor>& v) { return sum(v[0]); }, {big});
+}
+
+TEST_CASE("matmul: batches, broadcasting, transposes, sizes beyond one tile" * doctest::skip(kSkip)) {
+    Generator gen(5);
+    same_on_both([](const std::vector<Tensor>& v) { return matmul(v[0], v[1]); }, {randn({37, 19}, gen), randn({19, 41}, gen)});
+    same_on_both([](const std::vector<Tensor>& v) { return matmul(v[0], v[1]); },
+                 {randn({2, 3, 17, 5}, gen), randn({3, 5, 18}, gen)});
+    for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+            const Tensor a = ta ? randn({2, 21, 33}, gen) : randn({2, 33, 21}, gen);
+            const Tensor b = tb ? randn({2, 9, 21}, gen) : randn({2, 21, 9}, gen);
+            same_on_both([&](const std::vector<Tensor>& v) { return matmul_t(v[0], v[1], ta, tb); }, {a, b});
+        }
+    same_on_both([](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2]); },
+                 {randn({6, 10}, gen), randn({7, 10}, gen), randn({7}, gen)});
+}
+
+TEST_CASE("layout: permute, expand, slice, concat, flip, split, and their adjoints" * doctest::skip(kSkip)) {
+    Generator gen(6);
+    const Tensor x = randn({2, 3, 5, 7}, gen);
+    same_on_both([](const std::vector<Tensor>& v) { return permute(v[0], {2, 0, 3, 1}); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return expand(v[0], {4, 3, 5}); }, {randn({3, 1}, gen)});
+    same_on_both([](const std::vector<Tensor>& v) { return slice(v[0], 3, 1, 7, 2); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return slice(v[0], 1, -2, 3); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return concat({v[0], v[1] * 2.0, v[0]}, 2); },
+                 {x, randn({2, 3, 4, 7}, gen)});
+    same_on_both([](const std::vector<Tensor>& v) { return flip(v[0], {1, 3}); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return split(v[0], 2, 3)[1]; }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return transpose(v[0], 0, 3); }, {x});
+}
+
+TEST_CASE("composed layers and double backward run on the device" * doctest::skip(kSkip)) {
+    Generator gen(7);
+    const Tensor x = randn({2, 6, 5, 4}, gen), w = rand({6}, gen, 0.5, 1.5), b = randn({6}, gen);
+    same_on_both([](const std::vector<Tensor>& v) { return layer_norm2d(v[0], v[1], v[2], 1e-6); }, {x, w, b});
+    same_on_both([](const std::vector<Tensor>& v) { return simple_gate(v[0]); }, {x});
+    // the gradient of a gradient (what R1 needs), entirely on the device
+    auto gradnorm = [](const std::vector<Tensor>& v) {
+        const Tensor y = sum(tanh(matmul(v[0], v[1])));
+        const Tensor g = grad({y}, {v[0]}, {}, true)[0];
+        return sum(pow(g, 2.0));
+    };
+    same_on_both(gradnorm, {randn({5, 8}, gen), randn({8, 3}, gen)});
+}
+
+TEST_CASE("missing device ops are clear errors, not host fallbacks" * doctest::skip(kSkip)) {
+    Generator gen(8);
+    const Tensor x = on_gpu(randn({1, 2, 5, 5}, gen)), w = on_gpu(randn({3, 2, 3, 3}, gen));
+    bool thrown = false;
+    try {
+        conv2d(x, w);
+    } catch (const Error& e) {
+        thrown = true;
+        CHECK(std::string(e.what()).find("conv2d") != std::string::npos);
+        CHECK(std::string(e.what()).find("not implemented on the vulkan device") != std::string::npos);
+    }
+    CHECK(thrown);
+    CHECK_THROWS_AS(on_gpu(randn({2}, gen, {DType::f64})), Error); // float64 stays on the host
+}
+
+TEST_CASE("an MLP training step with AdamW runs on the device with zero host-device copies" * doctest::skip(kSkip)) {
+    auto make = [](Device d) {
+        Generator g(11);
+        auto net = std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+            std::make_shared<nn::Linear>(12, 32, g), std::make_shared<nn::GELU>(), std::make_shared<nn::Linear>(32, 4, g)});
+        net->to(d);
+        return net;
+    };
+    Generator gd(12);
+    const Tensor xc = randn({16, 12}, gd), yc = randn({16, 4}, gd);
+    auto run = [&](Device d, uint64_t* copies) {
+        auto net = make(d);
+        const Tensor x = to(xc, d), y = to(yc, d);
+        optim::AdamW opt(net->parameters(), 1e-2, 0.1);
+        auto& counters = vulkan::context().counters;
+        const uint64_t before = counters.copies();
+        for (int step = 0; step < 3; ++step) {
+            opt.zero_grad();
+            mean(pow(sigmoid((*net)(x)) - y, 2.0)).backward();
+            opt.step();
+        }
+        if (copies) *copies = counters.copies() - before;
+        std::vector<Tensor> out;
+        for (auto& p : net->parameters()) out.push_back(on_cpu(p));
+        return out;
+    };
+    uint64_t copies = 0;
+    const auto dev = run(gpu(), &copies), host = run(Device{}, nullptr);
+    CHECK(copies == 0);
+    for (size_t i = 0; i < host.size(); ++i) CHECK(relerr(dev[i], host[i]) <= kDeviceTol);
+    MESSAGE("dispatches so far: " << vulkan::context().counters.dispatches << ", submits: "
+                                  << vulkan::context().counters.submits);
+}
+
+TEST_CASE("no validation messages" * doctest::skip(kSkip)) {
+    vulkan::context().flush();
+    CHECK(vulkan::context().validation_messages() == 0);
+}
+
+} // TEST_SUITE
