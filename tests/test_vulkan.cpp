@@ -166,19 +166,121 @@ TEST_CASE("composed layers and double backward run on the device" * doctest::ski
     same_on_both(gradnorm, {randn({5, 8}, gen), randn({8, 3}, gen)});
 }
 
-TEST_CASE("missing device ops are clear errors, not host fallbacks" * doctest::skip(kSkip)) {
+TEST_CASE("convolutions: strides, asymmetric padding, dilation, groups, depthwise, transposed" * doctest::skip(kSkip)) {
     Generator gen(8);
-    const Tensor x = on_gpu(randn({1, 2, 5, 5}, gen)), w = on_gpu(randn({3, 2, 3, 3}, gen));
-    bool thrown = false;
-    try {
-        conv2d(x, w);
-    } catch (const Error& e) {
-        thrown = true;
-        CHECK(std::string(e.what()).find("conv2d") != std::string::npos);
-        CHECK(std::string(e.what()).find("not implemented on the vulkan device") != std::string::npos);
+    struct Geo {
+        int64_t N, C, H, W, O, kh, kw;
+        ConvParams p;
+    };
+    const std::vector<Geo> geos = {
+        {2, 3, 9, 7, 5, 3, 3, ConvParams::torch(1, 1)},
+        {1, 4, 10, 11, 6, 2, 2, ConvParams::torch(2, 0)},
+        {2, 6, 8, 9, 4, 3, 3, ConvParams::torch(1, 2, 2, 2)},
+        {1, 4, 7, 8, 4, 3, 3, ConvParams::torch(1, 1, 1, 4)}, // depthwise
+        {1, 3, 9, 9, 2, 4, 3, ConvParams{{2, 1}, {1, 2, 0, 1}, {1, 1}, 1}},
+        {2, 5, 6, 6, 7, 1, 1, ConvParams::torch()},
+    };
+    for (const auto& g : geos) {
+        INFO("conv " << g.C << "->" << g.O << " k" << g.kh << "x" << g.kw << " groups " << g.p.groups);
+        const Tensor x = randn({g.N, g.C, g.H, g.W}, gen), w = randn({g.O, g.C / g.p.groups, g.kh, g.kw}, gen) * 0.3;
+        const Tensor b = randn({g.O}, gen);
+        same_on_both([&](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], g.p); }, {x, w, b});
     }
-    CHECK(thrown);
-    CHECK_THROWS_AS(on_gpu(randn({2}, gen, {DType::f64})), Error); // float64 stays on the host
+    same_on_both([](const std::vector<Tensor>& v) {
+        return conv_transpose2d(v[0], v[1], v[2], ConvParams::torch(2, 1), {1, 1});
+    }, {randn({2, 4, 5, 6}, gen), randn({4, 3, 3, 3}, gen) * 0.3, randn({3}, gen)});
+    // the gradient of a gradient through a convolution (R1's pattern)
+    same_on_both([](const std::vector<Tensor>& v) {
+        const Tensor y = sum(leaky_relu(conv2d(v[0], v[1], Tensor(), ConvParams::torch(1, 1)), 0.2) * v[0]);
+        return sum(pow(grad({y}, {v[0]}, {}, true)[0], 2.0));
+    }, {randn({1, 2, 6, 5}, gen), randn({2, 2, 3, 3}, gen) * 0.3});
+}
+
+TEST_CASE("padding, resampling, pooling, indexing, normalisation and StyleGAN2 layers" * doctest::skip(kSkip)) {
+    Generator gen(9);
+    const Tensor x = randn({2, 4, 7, 6}, gen);
+    for (PadMode m : {PadMode::constant, PadMode::reflect, PadMode::replicate}) {
+        INFO("pad mode " << static_cast<int>(m));
+        same_on_both([&](const std::vector<Tensor>& v) { return pad(v[0], {2, 1, 3, 0}, m, 0.5); }, {x});
+        same_on_both([&](const std::vector<Tensor>& v) { return pad(v[0], {1, 2}, m); }, {x});
+    }
+    same_on_both([](const std::vector<Tensor>& v) { return pad(v[0], {-1, 2, 1, -2}); }, {x});
+    const Tensor f = from_vector(std::vector<float>{1, 3, 3, 1}, {4}) / 8.0;
+    same_on_both([&](const std::vector<Tensor>& v) { return upfirdn2d(v[0], to(f, v[0].device()), 2, 1, {2, 1, 2, 1}, 4.0); }, {x});
+    same_on_both([&](const std::vector<Tensor>& v) { return upfirdn2d(v[0], to(f, v[0].device()), 1, 2, {1, 1, 1, 1}); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return avg_pool2d(v[0], 2); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 3, 2); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return interpolate(v[0], 11, 9, Interp::bilinear); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return interpolate(v[0], 5, 13, Interp::bicubic, true); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return pixel_shuffle(v[0], 2); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return pixel_unshuffle(v[0], 2); }, {randn({1, 2, 6, 4}, gen)});
+    const Tensor idx = from_vector(std::vector<int64_t>{3, 0, 3, 1, 2}, {DType::i64});
+    same_on_both([&](const std::vector<Tensor>& v) { return index_select(v[0], 1, to(idx, v[0].device())); }, {x});
+    const Tensor gidx = from_vector(std::vector<int64_t>{2, 0, 1, 1, 0, 2}, {2, 3}, {DType::i64});
+    same_on_both([&](const std::vector<Tensor>& v) { return gather(v[0], 1, to(gidx, v[0].device())); }, {randn({2, 3}, gen)});
+    const Tensor w = rand({4}, gen, 0.5, 1.5), b = randn({4}, gen);
+    same_on_both([](const std::vector<Tensor>& v) { return instance_norm(v[0], v[1], v[2]); }, {x, w, b});
+    same_on_both([](const std::vector<Tensor>& v) { return half_instance_norm(v[0], 2, v[1], v[2]); },
+                 {x, narrow(w, 0, 0, 2), narrow(b, 0, 0, 2)});
+    same_on_both([](const std::vector<Tensor>& v) {
+        const Tensor rm = zeros({4}, {DType::f32, v[0].device()}), rv = ones({4}, {DType::f32, v[0].device()});
+        return batch_norm(v[0], rm, rv, v[1], v[2], true);
+    }, {x, w, b});
+    same_on_both([](const std::vector<Tensor>& v) { return pixel_norm(v[0]); }, {x});
+    same_on_both([](const std::vector<Tensor>& v) { return minibatch_stddev(v[0], 2); }, {randn({4, 3, 4, 4}, gen)});
+    same_on_both([](const std::vector<Tensor>& v) { return bias_leaky_relu(v[0], v[1], 0.2, std::sqrt(2.0), 0.7); },
+                 {x, b});
+    same_on_both([](const std::vector<Tensor>& v) { return prelu(v[0], v[1]); }, {x, w * 0.1});
+}
+
+TEST_CASE("two NAFNet-style blocks and an AdamW step: zero host-device copies, the CPU's result" * doctest::skip(kSkip)) {
+    // NAFBlock: LayerNorm2d, 1x1 expand, depthwise 3x3, SimpleGate, channel attention
+    // (global mean + 1x1), 1x1, residual; then LayerNorm2d, 1x1, SimpleGate, 1x1, residual.
+    struct Block : nn::Module {
+        std::shared_ptr<nn::LayerNorm2d> n1, n2;
+        std::shared_ptr<nn::Conv2d> c1, c2, c3, sca, c4, c5;
+        Block(int64_t c, Generator& g) {
+            n1 = register_module("norm1", std::make_shared<nn::LayerNorm2d>(c));
+            c1 = register_module("conv1", std::make_shared<nn::Conv2d>(c, 2 * c, 1, g));
+            c2 = register_module("conv2", std::make_shared<nn::Conv2d>(2 * c, 2 * c, 3, g, 1, 1, 1, 2 * c));
+            sca = register_module("sca", std::make_shared<nn::Conv2d>(c, c, 1, g));
+            c3 = register_module("conv3", std::make_shared<nn::Conv2d>(c, c, 1, g));
+            n2 = register_module("norm2", std::make_shared<nn::LayerNorm2d>(c));
+            c4 = register_module("conv4", std::make_shared<nn::Conv2d>(c, 2 * c, 1, g));
+            c5 = register_module("conv5", std::make_shared<nn::Conv2d>(c, c, 1, g));
+        }
+        Tensor forward(const Tensor& x) override {
+            Tensor h = simple_gate((*c2)((*c1)((*n1)(x))));
+            h = (*c3)(h * (*sca)(mean(h, {2, 3}, true)));
+            const Tensor y = x + h;
+            return y + (*c5)(simple_gate((*c4)((*n2)(y))));
+        }
+    };
+    Generator gd(12);
+    const Tensor xc = randn({2, 4, 9, 8}, gd), yc = randn({2, 4, 9, 8}, gd);
+    auto run = [&](Device d, uint64_t* copies) {
+        Generator g(11);
+        nn::Sequential net{{std::make_shared<Block>(4, g), std::make_shared<Block>(4, g)}};
+        net.to(d);
+        const Tensor x = to(xc, d), y = to(yc, d);
+        optim::AdamW opt(net.parameters(), 1e-2, 0.1);
+        auto& counters = vulkan::context().counters;
+        const uint64_t before = counters.copies();
+        for (int step = 0; step < 2; ++step) {
+            opt.zero_grad();
+            mean(abs(net(x) - y)).backward();
+            opt.step();
+        }
+        if (copies) *copies = counters.copies() - before;
+        std::vector<Tensor> out;
+        for (auto& p : net.parameters()) out.push_back(on_cpu(p));
+        return out;
+    };
+    uint64_t copies = 1;
+    const auto dev = run(gpu(), &copies), host = run(Device{}, nullptr);
+    CHECK(copies == 0);
+    for (size_t i = 0; i < host.size(); ++i) CHECK(relerr(dev[i], host[i]) <= kDeviceTol);
 }
 
 TEST_CASE("an MLP training step with AdamW runs on the device with zero host-device copies" * doctest::skip(kSkip)) {

@@ -1,8 +1,7 @@
 // vkgrad/vulkan/backend.hpp — the Backend primitives (core/backend.hpp) as Vulkan kernels.
 //
-// Because every op and every backward rule is written with these primitives, whatever is
-// implemented here runs forward, backward and double backward on the device. A primitive not
-// yet here raises an Error naming it; nothing silently falls back to the host.
+// Because every op and every backward rule is written with these primitives, all of them run
+// forward, backward and double backward on the device; nothing falls back to the host.
 // Tensors on the device are float32 (arithmetic) or int64 (indices, moved by layout kernels
 // only); float64 stays on the CPU.
 #pragma once
@@ -206,25 +205,146 @@ public:
         return out;
     }
 
-    // --- not on the device yet: each is a clear error, never a silent host fallback ---
-    Tensor pad(const Tensor&, const std::vector<int64_t>&, PadMode, double) override { missing("pad"); }
-    Tensor pad_adjoint(const Tensor&, const Shape&, const std::vector<int64_t>&, PadMode) override { missing("pad_adjoint"); }
-    Tensor index_select(const Tensor&, int, const Tensor&) override { missing("index_select"); }
-    Tensor index_add(const Shape&, int, const Tensor&, const Tensor&) override { missing("index_add"); }
-    Tensor gather(const Tensor&, int, const Tensor&) override { missing("gather"); }
-    Tensor scatter_add(const Shape&, int, const Tensor&, const Tensor&) override { missing("scatter_add"); }
-    Tensor conv2d(const Tensor&, const Tensor&, const ConvParams&) override { missing("conv2d"); }
-    Tensor conv2d_input_grad(const Tensor&, const Tensor&, const Shape&, const ConvParams&) override {
-        missing("conv2d_input_grad");
+    // --- padding ---
+    Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value) override {
+        check_f32("pad", x);
+        PadPush q = pad_push(x.shape(), pads, mode);
+        q.p.value = static_cast<float>(value);
+        Tensor out = empty(q.out, DType::f32);
+        q.p.n = u32(out.numel());
+        run("pad", {x, out}, &q.p, sizeof q.p, q.p.n);
+        return out;
     }
-    Tensor conv2d_weight_grad(const Tensor&, const Tensor&, const Shape&, const ConvParams&) override {
-        missing("conv2d_weight_grad");
+    Tensor pad_adjoint(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& pads, PadMode mode) override {
+        check_f32("pad_adjoint", g);
+        PadPush q = pad_push(in_shape, pads, mode);
+        Tensor out = empty(in_shape, DType::f32);
+        q.p.n = u32(out.numel());
+        run("pad_adjoint", {g, out}, &q.p, sizeof q.p, q.p.n);
+        return out;
+    }
+
+    // --- indexing (int64 indices; the kernels read their low words) ---
+    Tensor index_select(const Tensor& x, int dim, const Tensor& idx) override {
+        check_f32("index_select", x);
+        Shape s = x.shape();
+        s[static_cast<size_t>(dim)] = idx.numel();
+        Tensor out = empty(s, DType::f32);
+        const auto [A, D, B] = adb(x.shape(), dim);
+        struct {
+            uint32_t A, D, B, J;
+        } p{u32(A), u32(D), u32(B), u32(idx.numel())};
+        run("index_select", {x, idx, out}, &p, sizeof p, u32(out.numel()));
+        return out;
+    }
+    Tensor index_add(const Shape& shape, int dim, const Tensor& idx, const Tensor& src) override {
+        check_f32("index_add", src);
+        Tensor out = empty(shape, DType::f32);
+        const auto [A, D, B] = adb(shape, dim);
+        struct {
+            uint32_t A, D, B, J;
+        } p{u32(A), u32(D), u32(B), u32(idx.numel())};
+        run("index_add", {src, idx, out}, &p, sizeof p, u32(out.numel()));
+        return out;
+    }
+    Tensor gather(const Tensor& x, int dim, const Tensor& index) override {
+        check_f32("gather", x);
+        Tensor out = empty(index.shape(), DType::f32);
+        struct {
+            uint32_t n, ndim, dim, pad_, shape[6], xstride[6];
+        } p{};
+        VKG_CHECK(x.dim() <= 6, "gather", "the vulkan kernel handles up to 6 axes");
+        p.n = u32(out.numel()), p.ndim = static_cast<uint32_t>(x.dim()), p.dim = static_cast<uint32_t>(dim);
+        const Shape st = strides(x.shape());
+        for (size_t d = 0; d < x.dim(); ++d) p.shape[d] = u32(index.shape()[d]), p.xstride[d] = u32(st[d]);
+        run("gather", {x, index, out}, &p, sizeof p, p.n);
+        return out;
+    }
+    Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) override {
+        check_f32("scatter_add", src);
+        Tensor out = empty(shape, DType::f32);
+        struct {
+            uint32_t n, ndim, dim, pad_, shape[6], ishape[6];
+        } p{};
+        VKG_CHECK(shape.size() <= 6, "scatter_add", "the vulkan kernel handles up to 6 axes");
+        p.n = u32(out.numel()), p.ndim = static_cast<uint32_t>(shape.size()), p.dim = static_cast<uint32_t>(dim);
+        for (size_t d = 0; d < shape.size(); ++d) p.shape[d] = u32(shape[d]), p.ishape[d] = u32(index.shape()[d]);
+        run("scatter_add", {src, index, out}, &p, sizeof p, p.n);
+        return out;
+    }
+
+    // --- convolution: direct kernels (correct for every geometry; tiling is future work) ---
+    Tensor conv2d(const Tensor& x, const Tensor& w, const ConvParams& cp) override {
+        check_f32("conv2d", x);
+        const ConvPush p = conv_push(x.shape(), w.shape(), cp);
+        Tensor out = empty({x.shape()[0], w.shape()[0], p.Ho, p.Wo}, DType::f32);
+        run("conv2d", {x, w, out}, &p, sizeof p, u32(out.numel()));
+        return out;
+    }
+    Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvParams& cp) override {
+        check_f32("conv2d_input_grad", gy);
+        ConvPush p = conv_push(x_shape, w.shape(), cp);
+        p.Ho = u32(gy.shape()[2]), p.Wo = u32(gy.shape()[3]);
+        Tensor out = empty(x_shape, DType::f32);
+        run("conv2d_input_grad", {gy, w, out}, &p, sizeof p, u32(out.numel()));
+        return out;
+    }
+    Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const ConvParams& cp) override {
+        check_f32("conv2d_weight_grad", gy);
+        ConvPush p = conv_push(x.shape(), w_shape, cp);
+        p.Ho = u32(gy.shape()[2]), p.Wo = u32(gy.shape()[3]);
+        Tensor out = empty(w_shape, DType::f32);
+        const Pipeline& pl = ctx_.pipeline("conv2d_weight_grad", 3, sizeof p, 64); // the tree needs a power of two
+        ctx_.dispatch(pl, {x.impl()->storage, gy.impl()->storage, out.impl()->storage}, &p,
+                      static_cast<uint32_t>(std::min<int64_t>(out.numel(), Context::kMaxGroups)));
+        return out;
     }
 
 private:
-    [[noreturn]] static void missing(const char* op) {
-        ::vkgrad::detail::fail(op, "is not implemented on the vulkan device yet; move the tensors with "
-                                   "to(x, Device{DeviceType::cpu}) if the host should do it");
+    struct ConvPush {
+        uint32_t N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
+    };
+    static ConvPush conv_push(const Shape& x, const Shape& w, const ConvParams& cp) {
+        ConvPush p{};
+        p.N = u32(x[0]), p.C = u32(x[1]), p.H = u32(x[2]), p.W = u32(x[3]);
+        p.O = u32(w[0]), p.kh = u32(w[2]), p.kw = u32(w[3]), p.G = u32(cp.groups);
+        p.sh = u32(cp.stride[0]), p.sw = u32(cp.stride[1]), p.dh = u32(cp.dilation[0]), p.dw = u32(cp.dilation[1]);
+        p.pt = u32(cp.padding[0]), p.pl = u32(cp.padding[2]);
+        p.Ho = u32((x[2] + cp.padding[0] + cp.padding[1] - cp.dilation[0] * (w[2] - 1) - 1) / cp.stride[0] + 1);
+        p.Wo = u32((x[3] + cp.padding[2] + cp.padding[3] - cp.dilation[1] * (w[3] - 1) - 1) / cp.stride[1] + 1);
+        return p;
+    }
+    struct PadPush {
+        struct {
+            uint32_t n, ndim, mode;
+            float value;
+            uint32_t out_shape[6], in_shape[6];
+            int32_t before[6];
+        } p{};
+        Shape out;
+    };
+    /// Push constants for pad (from the input shape) or its adjoint; pads as torch orders them.
+    static PadPush pad_push(const Shape& in, const std::vector<int64_t>& pads, PadMode mode) {
+        VKG_CHECK(in.size() <= 6, "pad", "the vulkan kernel handles up to 6 axes");
+        PadPush q;
+        q.out = in;
+        q.p.ndim = static_cast<uint32_t>(in.size());
+        q.p.mode = static_cast<uint32_t>(mode);
+        for (size_t i = 0; i < in.size(); ++i) q.p.in_shape[i] = u32(in[i]);
+        for (size_t k = 0; k < pads.size() / 2; ++k) {
+            const size_t d = in.size() - 1 - k;
+            q.p.before[d] = static_cast<int32_t>(pads[2 * k]);
+            q.out[d] += pads[2 * k] + pads[2 * k + 1];
+        }
+        for (size_t i = 0; i < in.size(); ++i) q.p.out_shape[i] = u32(q.out[i]);
+        return q;
+    }
+    /// A shape viewed as [A, D, B] around axis dim.
+    static std::array<int64_t, 3> adb(const Shape& s, int dim) {
+        int64_t A = 1, B = 1;
+        for (int d = 0; d < dim; ++d) A *= s[static_cast<size_t>(d)];
+        for (size_t d = static_cast<size_t>(dim) + 1; d < s.size(); ++d) B *= s[d];
+        return {A, s[static_cast<size_t>(dim)], B};
     }
     static uint32_t u32(int64_t v) {
         VKG_CHECK(v >= 0 && v <= static_cast<int64_t>(UINT32_MAX), "vulkan", "size ", v, " exceeds 32-bit indexing");
