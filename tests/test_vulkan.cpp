@@ -179,6 +179,11 @@ TEST_CASE("convolutions: strides, asymmetric padding, dilation, groups, depthwis
         {1, 4, 7, 8, 4, 3, 3, ConvParams::torch(1, 1, 1, 4)}, // depthwise
         {1, 3, 9, 9, 2, 4, 3, ConvParams{{2, 1}, {1, 2, 0, 1}, {1, 1}, 1}},
         {2, 5, 6, 6, 7, 1, 1, ConvParams::torch()},
+        // >= 16 rows per group: the tiled implicit-GEMM kernels, with every dimension beyond one tile
+        {2, 20, 9, 11, 70, 3, 3, ConvParams::torch(1, 1)},
+        {1, 40, 7, 9, 36, 3, 3, ConvParams::torch(1, 1, 1, 2)},
+        {2, 17, 12, 10, 33, 3, 3, ConvParams::torch(2, 2, 2)},
+        {1, 18, 9, 8, 20, 2, 3, ConvParams{{2, 1}, {0, 1, 2, 0}, {1, 1}, 1}},
     };
     for (const auto& g : geos) {
         INFO("conv " << g.C << "->" << g.O << " k" << g.kh << "x" << g.kw << " groups " << g.p.groups);

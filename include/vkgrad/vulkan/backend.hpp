@@ -273,12 +273,14 @@ public:
         return out;
     }
 
-    // --- convolution: direct kernels (correct for every geometry; tiling is future work) ---
+    // --- convolution: tiled implicit GEMM when the product has rows to fill a tile, else
+    // direct kernels (depthwise and other thin groups), which are correct for any geometry ---
     Tensor conv2d(const Tensor& x, const Tensor& w, const ConvParams& cp) override {
         check_f32("conv2d", x);
         const ConvPush p = conv_push(x.shape(), w.shape(), cp);
         Tensor out = empty({x.shape()[0], w.shape()[0], p.Ho, p.Wo}, DType::f32);
-        run("conv2d", {x, w, out}, &p, sizeof p, u32(out.numel()));
+        if (p.O / p.G >= kGemmRows) gemm_conv("conv2d_gemm", {x, w, out}, p, p.O / p.G, int64_t(p.N) * p.Ho * p.Wo);
+        else run("conv2d", {x, w, out}, &p, sizeof p, u32(out.numel()));
         return out;
     }
     Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvParams& cp) override {
@@ -286,7 +288,9 @@ public:
         ConvPush p = conv_push(x_shape, w.shape(), cp);
         p.Ho = u32(gy.shape()[2]), p.Wo = u32(gy.shape()[3]);
         Tensor out = empty(x_shape, DType::f32);
-        run("conv2d_input_grad", {gy, w, out}, &p, sizeof p, u32(out.numel()));
+        if (p.C / p.G >= kGemmRows)
+            gemm_conv("conv2d_igrad_gemm", {gy, w, out}, p, p.C / p.G, int64_t(p.N) * p.H * p.W);
+        else run("conv2d_input_grad", {gy, w, out}, &p, sizeof p, u32(out.numel()));
         return out;
     }
     Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const ConvParams& cp) override {
@@ -294,6 +298,10 @@ public:
         ConvPush p = conv_push(x.shape(), w_shape, cp);
         p.Ho = u32(gy.shape()[2]), p.Wo = u32(gy.shape()[3]);
         Tensor out = empty(w_shape, DType::f32);
+        if (p.O / p.G >= kGemmRows) {
+            gemm_conv("conv2d_wgrad_gemm", {x, gy, out}, p, p.O / p.G, int64_t(p.C / p.G) * p.kh * p.kw);
+            return out;
+        }
         const Pipeline& pl = ctx_.pipeline("conv2d_weight_grad", 3, sizeof p, 64); // the tree needs a power of two
         ctx_.dispatch(pl, {x.impl()->storage, gy.impl()->storage, out.impl()->storage}, &p,
                       static_cast<uint32_t>(std::min<int64_t>(out.numel(), Context::kMaxGroups)));
@@ -304,6 +312,17 @@ private:
     struct ConvPush {
         uint32_t N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
     };
+    static constexpr uint32_t kGemmRows = 16; // fewer rows per group waste most of a 64-row tile
+    /// One dispatch of a tiled implicit-GEMM kernel: 64 x 64 output tiles of a rows x cols
+    /// product per group, 256 threads each (spec constants BM, BN, BK = 64, 64, 16).
+    void gemm_conv(const char* kernel, std::initializer_list<Tensor> ts, const ConvPush& p, int64_t rows, int64_t cols) {
+        constexpr uint32_t BM = 64, BN = 64, BK = 16;
+        const Pipeline& pl = ctx_.pipeline(kernel, 3, sizeof p, 256, {BM, BN, BK});
+        std::vector<std::shared_ptr<Storage>> st;
+        for (const auto& t : ts) st.push_back(t.impl()->storage);
+        const int64_t groups = int64_t(p.G) * ((rows + BM - 1) / BM) * ((cols + BN - 1) / BN);
+        ctx_.dispatch(pl, st, &p, static_cast<uint32_t>(std::min<int64_t>(groups, Context::kMaxGroups)));
+    }
     static ConvPush conv_push(const Shape& x, const Shape& w, const ConvParams& cp) {
         ConvPush p{};
         p.N = u32(x[0]), p.C = u32(x[1]), p.H = u32(x[2]), p.W = u32(x[3]);
