@@ -267,7 +267,7 @@ TEST_CASE("two NAFNet-style blocks and an AdamW step: zero host-device copies, t
     auto run = [&](Device d, uint64_t* copies) {
         Generator g(11);
         nn::Sequential net{{std::make_shared<Block>(4, g), std::make_shared<Block>(4, g)}};
-        net.to(d);
+        net.move_to(d);
         const Tensor x = to(xc, d), y = to(yc, d);
         optim::AdamW opt(net.parameters(), 1e-2, 0.1);
         auto& counters = vulkan::context().counters;
@@ -293,7 +293,7 @@ TEST_CASE("an MLP training step with AdamW runs on the device with zero host-dev
         Generator g(11);
         auto net = std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
             std::make_shared<nn::Linear>(12, 32, g), std::make_shared<nn::GELU>(), std::make_shared<nn::Linear>(32, 4, g)});
-        net->to(d);
+        net->move_to(d);
         return net;
     };
     Generator gd(12);

@@ -1,5 +1,8 @@
 // vkgrad/nn/layers.hpp — PReLU, Dropout, PixelShuffle and pooling as modules.
 #pragma once
+#include <algorithm>
+#include <cmath>
+
 #include "../ops/image.hpp"
 #include "module.hpp"
 
@@ -45,8 +48,21 @@ public:
 class MaxPool2d : public Module {
 public:
     int64_t kernel, stride, padding;
-    explicit MaxPool2d(int64_t k, int64_t s = 0, int64_t p = 0) : kernel(k), stride(s ? s : k), padding(p) {}
-    Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel, stride, padding); }
+    bool ceil_mode; ///< torch's ceil_mode: a last, partial window when the stride leaves one over
+    explicit MaxPool2d(int64_t k, int64_t s = 0, int64_t p = 0, bool ceil = false)
+        : kernel(k), stride(s ? s : k), padding(p), ceil_mode(ceil) {}
+    Tensor forward(const Tensor& x) override {
+        if (!ceil_mode) return max_pool2d(x, kernel, stride, padding);
+        // extra -inf on the bottom/right so the floor formula gives torch's ceil-mode size
+        auto extra = [&](int64_t n) {
+            int64_t out = (n + 2 * padding - kernel + stride - 1) / stride + 1;
+            if ((out - 1) * stride >= n + padding) --out; // the last window must start inside
+            return std::max<int64_t>(0, (out - 1) * stride + kernel - (n + 2 * padding));
+        };
+        const int64_t eh = extra(x.size(2)), ew = extra(x.size(3));
+        const Tensor xp = eh || ew ? pad(x, {0, ew, 0, eh}, PadMode::constant, -INFINITY) : x;
+        return max_pool2d(xp, kernel, stride, padding);
+    }
     std::string name() const override { return "MaxPool2d"; }
 };
 

@@ -89,9 +89,10 @@ public:
     }
     void eval() { train(false); }
     bool is_training() const { return training_; }
-    /// Moves every parameter and buffer to `device` in place: the handles held by the module,
+    /// Moves every parameter and buffer to `device` in place (named move_to, not to, so it does
+    /// not hide the free function to() inside subclasses): the handles held by the module,
     /// its subclass members and optimizers stay valid and now refer to device memory. Drops .grad.
-    void to(Device device) {
+    void move_to(Device device) {
         NoGradGuard ng;
         for (auto& [n, t] : state_dict()) {
             t.set_grad(Tensor());
