@@ -10,10 +10,11 @@
 // otherwise (or with VKGRAD_FORCE_STAGING=1) tensors live in device-local memory and
 // uploads/downloads go through a host-visible staging buffer.
 //
-// Submission: dispatches are recorded into one command buffer, each followed by a barrier, and
-// submitted when the host needs a result (a download), when the batch is full, or on flush().
-// A batch holds references to the storages it uses, so memory is never reused while a
-// pending dispatch may still read it.
+// Submission: dispatches are recorded into a command buffer, each followed by a barrier. A full
+// batch is submitted without waiting and recording goes on in the second one; the host waits
+// only when it needs a result (a download, a host write into device memory, flush()) or when
+// both batches are still running. A batch holds references to the storages it uses, so memory
+// is never reused while a pending dispatch may still read it.
 #pragma once
 #include <vulkan/vulkan.h>
 
@@ -168,13 +169,22 @@ private:
     VkQueue queue_ = VK_NULL_HANDLE;
     uint32_t family_ = 0;
     VkCommandPool cmd_pool_ = VK_NULL_HANDLE;
-    VkCommandBuffer cmd_ = VK_NULL_HANDLE;
-    VkFence fence_ = VK_NULL_HANDLE;
-    VkDescriptorPool desc_pool_ = VK_NULL_HANDLE;
+    /// Two batches: one records while the other may still run on the device.
+    struct Batch {
+        VkCommandBuffer cmd = VK_NULL_HANDLE;
+        VkFence fence = VK_NULL_HANDLE;
+        VkDescriptorPool pool = VK_NULL_HANDLE;
+        std::vector<std::shared_ptr<Storage>> keep_alive; ///< storages its commands use
+        bool in_flight = false;
+    };
+    Batch batches_[2];
+    int cur_ = 0;
+    VkCommandBuffer cmd_ = VK_NULL_HANDLE; ///< the recording batch's command buffer
+    void submit();
+    void wait(Batch& b);
     VkPipelineCache pipeline_cache_ = VK_NULL_HANDLE;
     bool recording_ = false, staging_ = false;
     uint32_t batch_dispatches_ = 0, batch_descriptors_ = 0;
-    std::vector<std::shared_ptr<Storage>> keep_alive_;
     uint32_t memory_type_ = 0, staging_type_ = 0;
     std::vector<std::unique_ptr<Block>> blocks_;
     std::unique_ptr<Block> staging_block_;

@@ -105,19 +105,21 @@ inline Context::Context(const Options& o) {
         pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
         pci.queueFamilyIndex = family_;
         VKG_VK(vkCreateCommandPool(device_, &pci, nullptr, &cmd_pool_));
-        auto cai = make<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
-        cai.commandPool = cmd_pool_;
-        cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-        cai.commandBufferCount = 1;
-        VKG_VK(vkAllocateCommandBuffers(device_, &cai, &cmd_));
-        auto fci = make<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
-        VKG_VK(vkCreateFence(device_, &fci, nullptr, &fence_));
-        VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBatchDescriptors};
-        auto dpi = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
-        dpi.maxSets = kBatchSets;
-        dpi.poolSizeCount = 1;
-        dpi.pPoolSizes = &ps;
-        VKG_VK(vkCreateDescriptorPool(device_, &dpi, nullptr, &desc_pool_));
+        for (Batch& b : batches_) {
+            auto cai = make<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+            cai.commandPool = cmd_pool_;
+            cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+            cai.commandBufferCount = 1;
+            VKG_VK(vkAllocateCommandBuffers(device_, &cai, &b.cmd));
+            auto fci = make<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
+            VKG_VK(vkCreateFence(device_, &fci, nullptr, &b.fence));
+            VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBatchDescriptors};
+            auto dpi = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+            dpi.maxSets = kBatchSets;
+            dpi.poolSizeCount = 1;
+            dpi.pPoolSizes = &ps;
+            VKG_VK(vkCreateDescriptorPool(device_, &dpi, nullptr, &b.pool));
+        }
 
         // the pipeline cache, seeded from disk so kernels are not rebuilt at every start
         std::vector<char> blob;
@@ -149,11 +151,9 @@ inline Context::Context(const Options& o) {
 
 inline Context::~Context() {
     if (device_) {
-        if (recording_) {
-            try {
-                flush();
-            } catch (...) {
-            }
+        try {
+            flush(); // finishes both batches and drops the storages they held
+        } catch (...) {
         }
         vkDeviceWaitIdle(device_);
         if (pipeline_cache_) { // best effort: a cache that cannot be saved only costs start-up time
@@ -185,8 +185,11 @@ inline Context::~Context() {
         };
         for (auto& b : blocks_) free_block(*b);
         if (staging_block_) free_block(*staging_block_);
-        if (desc_pool_) vkDestroyDescriptorPool(device_, desc_pool_, nullptr);
-        if (fence_) vkDestroyFence(device_, fence_, nullptr);
+        for (Batch& b : batches_) {
+            b.keep_alive.clear();
+            if (b.pool) vkDestroyDescriptorPool(device_, b.pool, nullptr);
+            if (b.fence) vkDestroyFence(device_, b.fence, nullptr);
+        }
         if (cmd_pool_) vkDestroyCommandPool(device_, cmd_pool_, nullptr);
         vkDestroyDevice(device_, nullptr);
     }
@@ -379,6 +382,9 @@ inline const Pipeline& Context::pipeline(const std::string& name, uint32_t buffe
 
 inline void Context::begin_batch() {
     if (recording_) return;
+    Batch& b = batches_[cur_];
+    wait(b); // its previous submission must be done before its buffers are reused
+    cmd_ = b.cmd;
     auto bi = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     VKG_VK(vkBeginCommandBuffer(cmd_, &bi));
@@ -389,10 +395,10 @@ inline void Context::dispatch(const Pipeline& p, const std::vector<std::shared_p
                               uint32_t groups) {
     VKG_CHECK(storages.size() == p.buffers, "vulkan", "dispatch with ", storages.size(), " buffers, the kernel has ",
               p.buffers);
-    if (batch_dispatches_ >= kBatchDispatches || batch_descriptors_ + p.buffers > kBatchDescriptors) flush();
+    if (batch_dispatches_ >= kBatchDispatches || batch_descriptors_ + p.buffers > kBatchDescriptors) submit(); // no wait
     begin_batch();
     auto ai = make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
-    ai.descriptorPool = desc_pool_;
+    ai.descriptorPool = batches_[cur_].pool;
     ai.descriptorSetCount = 1;
     ai.pSetLayouts = &p.set_layout;
     VkDescriptorSet set;
@@ -410,7 +416,7 @@ inline void Context::dispatch(const Pipeline& p, const std::vector<std::shared_p
         writes[i].descriptorCount = 1;
         writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         writes[i].pBufferInfo = &infos[i];
-        keep_alive_.push_back(storages[i]);
+        batches_[cur_].keep_alive.push_back(storages[i]);
     }
     vkUpdateDescriptorSets(device_, p.buffers, writes.data(), 0, nullptr);
     vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
@@ -430,21 +436,36 @@ inline void Context::dispatch(const Pipeline& p, const std::vector<std::shared_p
     ++counters.dispatches;
 }
 
-inline void Context::flush() {
+/// Submits the recording batch without waiting; the next one records in the other slot.
+inline void Context::submit() {
     if (!recording_) return;
     recording_ = false;
-    VKG_VK(vkEndCommandBuffer(cmd_));
+    Batch& b = batches_[cur_];
+    VKG_VK(vkEndCommandBuffer(b.cmd));
     auto si = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
     si.commandBufferCount = 1;
-    si.pCommandBuffers = &cmd_;
-    VKG_VK(vkQueueSubmit(queue_, 1, &si, fence_));
-    VKG_VK(vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX));
-    VKG_VK(vkResetFences(device_, 1, &fence_));
-    VKG_VK(vkResetCommandBuffer(cmd_, 0));
-    VKG_VK(vkResetDescriptorPool(device_, desc_pool_, 0));
+    si.pCommandBuffers = &b.cmd;
+    VKG_VK(vkQueueSubmit(queue_, 1, &si, b.fence));
+    b.in_flight = true;
     batch_dispatches_ = batch_descriptors_ = 0;
-    keep_alive_.clear();
+    cur_ ^= 1;
     ++counters.submits;
+}
+
+/// Waits for a submitted batch and recycles its command buffer, descriptors and storages.
+inline void Context::wait(Batch& b) {
+    if (!b.in_flight) return;
+    VKG_VK(vkWaitForFences(device_, 1, &b.fence, VK_TRUE, UINT64_MAX));
+    VKG_VK(vkResetFences(device_, 1, &b.fence));
+    VKG_VK(vkResetCommandBuffer(b.cmd, 0));
+    VKG_VK(vkResetDescriptorPool(device_, b.pool, 0));
+    b.keep_alive.clear();
+    b.in_flight = false;
+}
+
+inline void Context::flush() {
+    submit();
+    for (Batch& b : batches_) wait(b);
 }
 
 inline VulkanStorage::VulkanStorage(Context& ctx, size_t n)
