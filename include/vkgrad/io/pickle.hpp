@@ -555,11 +555,77 @@ private:
     std::unordered_map<uint64_t, PyObjectPtr> memo_;
 };
 
+namespace detail {
+/// Whether the links among `nodes` (items, entries, args, state) form a cycle; iterative DFS.
+inline bool has_cycle(const std::vector<std::weak_ptr<PyObject>>& nodes) {
+    std::unordered_map<const PyObject*, int> color; // 1 on the current path, 2 finished
+    auto children = [](const PyObject* p) {
+        std::vector<const PyObject*> c;
+        for (auto& i : p->items) c.push_back(i.get());
+        for (auto& [k, v] : p->entries) c.push_back(k.get()), c.push_back(v.get());
+        c.push_back(p->args.get());
+        c.push_back(p->state.get());
+        return c;
+    };
+    for (auto& w : nodes) {
+        const auto root = w.lock();
+        if (!root || color[root.get()]) continue;
+        std::vector<std::pair<const PyObject*, std::vector<const PyObject*>>> stack;
+        stack.emplace_back(root.get(), children(root.get()));
+        color[root.get()] = 1;
+        while (!stack.empty()) {
+            auto& [node, rest] = stack.back();
+            if (rest.empty()) {
+                color[node] = 2;
+                stack.pop_back();
+                continue;
+            }
+            const PyObject* c = rest.back();
+            rest.pop_back();
+            if (!c) continue;
+            int& col = color[c];
+            if (col == 1) return true;
+            if (col == 0) {
+                col = 1;
+                stack.emplace_back(c, children(c));
+            }
+        }
+    }
+    return false;
+}
+} // namespace detail
+
 /// Unpickles one object from data[start..]. Requires nothing of the bytes; ensures the value
 /// and the offset after STOP, or throws an Error naming `what` and a byte offset.
 inline UnpickleResult unpickle(std::string_view data, size_t start, const std::string& what,
                                const UnpickleOptions& opt = {}, size_t base = 0) {
-    return Unpickler(data, start, what, opt, base).run();
+    // Pickles may build cycles (a list that contains itself, through the memo). Checkpoints
+    // never do, and shared_ptr graphs with cycles leak, so a cycle is refused; on any error the
+    // nodes made so far are unlinked so that they are all freed.
+    std::vector<std::weak_ptr<PyObject>> nodes;
+    auto*& reg = PyObject::registry();
+    auto* const outer = reg;
+    reg = &nodes;
+    auto unlink_all = [&] {
+        std::vector<PyObjectPtr> alive;
+        for (auto& w : nodes)
+            if (auto p = w.lock()) alive.push_back(std::move(p));
+        for (auto& p : alive) p->unlink();
+    };
+    try {
+        UnpickleResult r = Unpickler(data, start, what, opt, base).run();
+        reg = outer;
+        if (detail::has_cycle(nodes)) {
+            unlink_all();
+            ::vkgrad::detail::fail("unpickle", "'", what, "': the object graph contains a cycle (a container that "
+                                                          "holds itself), which checkpoints never do");
+        }
+        return r;
+    } catch (...) {
+        reg = outer;
+        unlink_all();
+        throw;
+    }
 }
 
 } // namespace vkgrad::io

@@ -95,7 +95,24 @@ struct PyObject {
         }
     }
 
-    static PyObjectPtr make(Kind k) { return std::make_shared<PyObject>(k); }
+    /// Every node made while an unpickler runs is registered with it (see pickle.hpp), so a
+    /// graph with a cycle — which reference counting would leak — can be taken apart.
+    static std::vector<std::weak_ptr<PyObject>>*& registry() {
+        thread_local std::vector<std::weak_ptr<PyObject>>* r = nullptr;
+        return r;
+    }
+    static PyObjectPtr make(Kind k) {
+        auto p = std::make_shared<PyObject>(k);
+        if (auto* r = registry()) r->push_back(p);
+        return p;
+    }
+    /// Drops every link out of this node (used to break cycles).
+    void unlink() {
+        items.clear();
+        entries.clear();
+        args.reset();
+        state.reset();
+    }
     static PyObjectPtr none() { return make(Kind::none); }
     static PyObjectPtr boolean(bool b) { auto p = make(Kind::boolean); p->flag = b; return p; }
     static PyObjectPtr integer_of(int64_t v) { auto p = make(Kind::integer); p->integer = v; return p; }

@@ -170,6 +170,8 @@ inline void save_safetensors(const std::string& path, const std::vector<std::pai
     });
 }
 
+inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path);
+
 /// Reads a safetensors file (dtype conversions in the file comment), validating all of it.
 inline SafetensorsFile load_safetensors(const std::string& path) {
     const char* op = "load_safetensors";
@@ -185,7 +187,13 @@ inline SafetensorsFile load_safetensors(const std::string& path) {
     std::string bytes(static_cast<size_t>(file_size), '\0');
     f.read(bytes.data(), file_size);
     VKG_CHECK(f.gcount() == file_size, op, "reading '", path, "' failed");
+    return parse_safetensors(bytes, path);
+}
 
+/// The same from bytes in memory (`path` names them in errors): what load_safetensors and the
+/// fuzzer call.
+inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
+    const char* op = "load_safetensors";
     const uint64_t size = bytes.size();
     VKG_CHECK(size >= 8, op, "'", path, "' is truncated: ", size,
               " bytes, too short for even the 8-byte header length of a safetensors file");
