@@ -6,12 +6,14 @@
 // Images are paired by file name (PNG or JPEG). Prints PSNR and SSIM per image and their means
 // (8-bit RGB, as scikit-image computes them; --y-channel for BT.601 luma), LPIPS when a backbone
 // is given (torchvision's alexnet / vgg16 / squeezenet1_1 .pth; the heads ship in weights/lpips),
-// and writes the same numbers as JSON. A file without a partner, or a pair of different sizes,
-// is an error naming it: nothing is skipped silently. JSON cannot hold infinity, so the PSNR of
-// identical images (infinite) is written as null there.
+// FID when pytorch-fid's Inception weights are given (pt_inception-2015-12-05-6726825d.pth; pool3
+// features of each set, then the Fréchet distance), and writes the same numbers as JSON. A file
+// without a partner, or a pair of different sizes, is an error naming it: nothing is skipped
+// silently. JSON cannot hold infinity, so the PSNR of identical images is written as null.
 #include <vkgrad/io/image.hpp>
 #include <vkgrad/io/json.hpp>
 #include <vkgrad/metrics.hpp>
+#include <vkgrad/models/inception.hpp>
 #include <vkgrad/models/lpips.hpp>
 
 #include <algorithm>
@@ -97,8 +99,16 @@ int main(int argc, char** argv) {
             return 1;
         }
         VKG_CHECK(!P.empty(), "evaluate", "no PNG or JPEG images in '", pred, "'");
-        VKG_CHECK(fid_weights.empty(), "evaluate",
-                  "FID needs the Inception-v3 network, which vkgrad does not have yet (issue 5/8); run without --fid-weights");
+        std::optional<models::FIDInception> inception;
+        if (!fid_weights.empty()) {
+            Generator gen(0);
+            inception.emplace(gen);
+            models::load_fid_inception(*inception, fid_weights);
+            if (P.size() < 2048)
+                std::fprintf(stderr, "evaluate: warning: FID from %zu images is biased upwards; papers use >= 2048 "
+                                     "(and usually 10k-50k)\n", P.size());
+        }
+        std::vector<Tensor> fid_pred, fid_gt;
 
         std::optional<models::LPIPS> lpips;
         if (!lpips_net.empty()) {
@@ -127,6 +137,11 @@ int main(int argc, char** argv) {
             VKG_CHECK(a.shape() == b.shape(), "evaluate", "'", name, "' is ", a.size(3), "x", a.size(2),
                       " in --pred but ", b.size(3), "x", b.size(2), " in --gt");
             const double p = metrics::psnr(a, b, {y_channel, 0}), s = metrics::ssim(a, b, y_channel);
+            if (inception) {
+                NoGradGuard ng;
+                fid_pred.push_back(inception->forward(a));
+                fid_gt.push_back(inception->forward(b));
+            }
             io::Json::Object row{{"name", name}, {"psnr", number(p)}, {"ssim", s}};
             sp += p, ss += s;
             if (lpips) {
@@ -146,9 +161,16 @@ int main(int argc, char** argv) {
         std::printf("%-32s %9.4f %8.5f", "mean", sp / n, ss / n);
         if (lpips) std::printf(" %8.5f", sl / n);
         std::printf("\n");
+        std::optional<double> fid;
+        if (inception) {
+            VKG_CHECK(P.size() >= 2, "evaluate", "FID needs at least 2 images per set, got ", P.size());
+            fid = metrics::frechet_distance(metrics::feature_statistics(concat(fid_pred, 0)),
+                                            metrics::feature_statistics(concat(fid_gt, 0)));
+            std::printf("FID %.4f over %zu images\n", *fid, P.size());
+        }
         if (!json_out.empty()) {
             io::Json::Object top{{"psnr", number(sp / n)}, {"ssim", ss / n}, {"lpips", lpips ? io::Json(sl / n) : io::Json()},
-                                 {"fid", io::Json()}, {"count", static_cast<int64_t>(P.size())}, {"per_image", rows}};
+                                 {"fid", fid ? io::Json(*fid) : io::Json()}, {"count", static_cast<int64_t>(P.size())}, {"per_image", rows}};
             io::write_atomically(json_out, [&](std::ostream& f) { f << io::Json(top).dump() << "\n"; });
         }
     } catch (const Error& e) {
