@@ -1,7 +1,7 @@
 // evaluate — the paper's metrics over a folder of results against a folder of ground truth.
 //
 //   evaluate --pred DIR --gt DIR [--lpips alex|vgg|squeeze --lpips-backbone PATH [--lpips-heads PATH]]
-//            [--fid-weights PATH] [--y-channel] [--json OUT.json]
+//            [--fid-weights PATH | --fid] [--y-channel] [--json OUT.json]
 //
 // Images are paired by file name (PNG or JPEG). Prints PSNR and SSIM per image and their means
 // (8-bit RGB, as scikit-image computes them; --y-channel for BT.601 luma), LPIPS when a backbone
@@ -57,7 +57,8 @@ io::Json number(double v) { return std::isfinite(v) ? io::Json(v) : io::Json(); 
 int usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s --pred DIR --gt DIR [--lpips alex|vgg|squeeze --lpips-backbone PATH [--lpips-heads PATH]]\n"
-                 "          [--fid-weights PATH] [--y-channel] [--json OUT.json]\n",
+                 "          [--fid-weights PATH | --fid] [--y-channel] [--json OUT.json]\n"
+                 "  --fid and a missing --lpips-backbone look in the folder named by VKGRAD_WEIGHTS\n",
                  argv0);
     return 2;
 }
@@ -82,6 +83,14 @@ int main(int argc, char** argv) {
         else if (a == "--lpips-backbone") backbone = value();
         else if (a == "--lpips-heads") heads = value();
         else if (a == "--fid-weights") fid_weights = value();
+        else if (a == "--fid") { // pytorch-fid's file in the folder named by VKGRAD_WEIGHTS
+            const char* w = std::getenv("VKGRAD_WEIGHTS");
+            if (!w || !*w) {
+                std::fprintf(stderr, "evaluate: --fid looks in $VKGRAD_WEIGHTS, which is not set; use --fid-weights PATH\n");
+                return 2;
+            }
+            fid_weights = std::string(w) + "/pt_inception-2015-12-05-6726825d.pth";
+        }
         else if (a == "--json") json_out = value();
         else if (a == "--y-channel") y_channel = true;
         else return usage(argv[0]);
