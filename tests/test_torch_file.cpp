@@ -282,7 +282,7 @@ TEST_CASE("torch files: generated fixtures load exactly as Python sees them") {
             for (const auto& pair : shared->as_array())
                 CHECK(v->at(pair.as_array()[0].as_string()).get() == v->at(pair.as_array()[1].as_string()).get());
     }
-    CHECK(compared == 13);
+    CHECK(compared == 14);
 
     auto zipd = io::load_torch(dir + "/zip_dict.pt");
     auto flat = io::flatten_tensors(zipd);

@@ -11,6 +11,8 @@ import json
 import os
 import pickle
 import pickletools
+import struct
+import zipfile
 
 import numpy as np
 import torch
@@ -91,6 +93,25 @@ def torch_object():
     }
 
 
+def to_zip64(data):
+    """The same archive with zip64 local headers (force_zip64) and zip64 end records: the end of
+    central directory holds 0xFFFF / 0xFFFFFFFF and the real values live in the zip64 record."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for info in src.infolist():
+            with z.open(zipfile.ZipInfo(info.filename, info.date_time), "w", force_zip64=True) as f:
+                f.write(src.read(info.filename))
+    b = out.getvalue()
+    assert b[-22:-18] == b"PK\x05\x06", "expected a plain end record without comment"
+    count, cd_size, cd_offset = struct.unpack("<HII", b[-22 + 10:-22 + 20])
+    body = b[:-22]
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(body), 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + z64 + locator + eocd
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     obj = torch_object()
@@ -98,6 +119,7 @@ def main():
     buf = io.BytesIO()
     torch.save(obj, buf)
     write("zip_dict.pt", buf.getvalue(), expected)
+    write("zip64_dict.pt", to_zip64(buf.getvalue()), expected)
     buf = io.BytesIO()
     torch.save(obj, buf, _use_new_zipfile_serialization=False)
     write("legacy_dict.pt", buf.getvalue(), expected)
