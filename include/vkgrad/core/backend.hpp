@@ -5,6 +5,7 @@
 // every backward pass — is written in terms of these primitives, so a new device only has to
 // implement this interface to run forward, backward and double backward.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -97,6 +98,52 @@ struct Backend {
     /// d<conv2d(x, w), gy>/dw for w of w_shape.
     virtual Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const ConvParams& p) = 0;
 };
+
+/// A reduction's input as [A, R, B] with R the reduced (sorted, unique) axes: x itself when
+/// they are adjacent, otherwise x with them moved last (B = 1) by the backend's permute.
+/// Shared by every backend's reduce so they agree on the layout.
+struct ReduceView {
+    Tensor src;
+    int64_t A = 1, R = 1, B = 1;
+};
+inline ReduceView reduce_view(Backend& backend, const Tensor& x, const std::vector<int>& axes) {
+    ReduceView v{x};
+    const bool adjacent = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int>(axes.size());
+    int first = axes.empty() ? 0 : axes.front();
+    const int count = static_cast<int>(axes.size());
+    if (!adjacent) {
+        std::vector<int> perm;
+        for (int d = 0; d < static_cast<int>(x.dim()); ++d)
+            if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
+        first = static_cast<int>(perm.size());
+        perm.insert(perm.end(), axes.begin(), axes.end());
+        v.src = backend.permute(x, perm);
+    }
+    for (int d = 0; d < static_cast<int>(v.src.dim()); ++d)
+        (d < first ? v.A : d < first + count ? v.R : v.B) *= v.src.shape()[static_cast<size_t>(d)];
+    return v;
+}
+
+/// The sizes of op(a) @ op(b) over the last two axes: [M, K] @ [K, N], with the batch axes
+/// of a and b and their broadcast, and the output shape batch + [M, N].
+struct MatmulShape {
+    int64_t M, K, N;
+    Shape abatch, bbatch, batch, out;
+};
+inline MatmulShape matmul_shape(const Shape& as, const Shape& bs, bool ta, bool tb) {
+    const size_t na = as.size(), nb = bs.size();
+    MatmulShape m;
+    m.M = ta ? as[na - 1] : as[na - 2];
+    m.K = ta ? as[na - 2] : as[na - 1];
+    m.N = tb ? bs[nb - 2] : bs[nb - 1];
+    m.abatch = Shape(as.begin(), as.end() - 2);
+    m.bbatch = Shape(bs.begin(), bs.end() - 2);
+    m.batch = broadcast_shapes(m.abatch, m.bbatch, "matmul");
+    m.out = m.batch;
+    m.out.push_back(m.M);
+    m.out.push_back(m.N);
+    return m;
+}
 
 /// Backends by device type. The CPU one is built in (vkgrad/cpu/backend.hpp); others
 /// register themselves here when their header is included and their context is created.

@@ -66,6 +66,15 @@ inline Shape contiguous_strides(const Shape& s) {
     return st;
 }
 
+/// Strides (in elements) of `s` aligned to the broadcast shape `out`: 0 on broadcast axes.
+inline Shape broadcast_strides(const Shape& s, const Shape& out) {
+    Shape st(out.size(), 0);
+    const Shape cs = contiguous_strides(s);
+    const size_t off = out.size() - s.size();
+    for (size_t i = 0; i < s.size(); ++i) st[off + i] = s[i] == 1 ? 0 : cs[i];
+    return st;
+}
+
 /// Maps a possibly negative axis into [0, ndim); throws naming `op` when out of range.
 inline int normalize_axis(int64_t axis, size_t ndim, const char* op) {
     const int64_t n = static_cast<int64_t>(ndim);

@@ -73,46 +73,25 @@ public:
         Shape keep = x.shape();
         for (int a : axes) keep[static_cast<size_t>(a)] = 1;
         Tensor out = empty(keep, x.dtype());
-        // Reduced axes adjacent? Then x is [A, R, B] as it stands; otherwise move them last.
-        const bool adjacent = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int>(axes.size());
-        Tensor src = x;
-        int first = axes.empty() ? 0 : axes.front(), count = static_cast<int>(axes.size());
-        if (!adjacent) {
-            std::vector<int> perm;
-            for (int d = 0; d < static_cast<int>(x.dim()); ++d)
-                if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
-            first = static_cast<int>(perm.size());
-            perm.insert(perm.end(), axes.begin(), axes.end());
-            src = permute(x, perm);
-        }
-        int64_t A = 1, R = 1, B = 1;
-        for (int d = 0; d < static_cast<int>(src.dim()); ++d)
-            (d < first ? A : d < first + count ? R : B) *= src.shape()[static_cast<size_t>(d)];
+        const ReduceView v = reduce_view(*this, x, axes);
         visit_float(x.dtype(), "reduce", [&](auto* tag) {
             using T = std::remove_pointer_t<decltype(tag)>;
-            reduce_arb<T>(op, src.data<T>(), out.data<T>(), A, R, B);
+            reduce_arb<T>(op, v.src.data<T>(), out.data<T>(), v.A, v.R, v.B);
         });
         return out;
     }
 
     Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) override {
-        const Shape& as = a.shape();
-        const Shape& bs = b.shape();
-        const size_t na = as.size(), nb = bs.size();
-        const int64_t M = ta ? as[na - 1] : as[na - 2], K = ta ? as[na - 2] : as[na - 1];
-        const int64_t N = tb ? bs[nb - 2] : bs[nb - 1];
-        const Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
-        Shape os = broadcast_shapes(abatch, bbatch, "matmul");
-        const Shape batch = os;
-        os.push_back(M);
-        os.push_back(N);
-        Tensor out = empty(os, a.dtype());
+        const MatmulShape m = matmul_shape(a.shape(), b.shape(), ta, tb);
+        const int64_t M = m.M, K = m.K, N = m.N;
+        const Shape& batch = m.batch;
+        Tensor out = empty(m.out, a.dtype());
         const int64_t nbatch = numel(batch);
         // Offsets of each batch's matrix in a and b, honouring broadcast batch axes.
         std::vector<int64_t> offa, offb;
         offa.reserve(static_cast<size_t>(nbatch));
         offb.reserve(static_cast<size_t>(nbatch));
-        const std::array<Shape, 2> st{broadcast_strides(abatch, batch), broadcast_strides(bbatch, batch)};
+        const std::array<Shape, 2> st{broadcast_strides(m.abatch, batch), broadcast_strides(m.bbatch, batch)};
         for_each_row<2>(batch, st, [&](const std::array<int64_t, 2>& o, int64_t inner, const std::array<int64_t, 2>& s) {
             for (int64_t i = 0; i < inner; ++i) {
                 offa.push_back(o[0] + i * s[0]);

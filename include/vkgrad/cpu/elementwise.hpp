@@ -67,15 +67,6 @@ template <class T> inline T binary_scalar(BinaryOp op, T x, T y) {
     return T(0);
 }
 
-/// Strides (in elements) of `s` aligned to the broadcast shape `out`: 0 on broadcast axes.
-inline Shape broadcast_strides(const Shape& s, const Shape& out) {
-    Shape st(out.size(), 0);
-    const Shape cs = contiguous_strides(s);
-    const size_t off = out.size() - s.size();
-    for (size_t i = 0; i < s.size(); ++i) st[off + i] = s[i] == 1 ? 0 : cs[i];
-    return st;
-}
-
 /// Calls body(offsets, inner, steps) for every run along the innermost axis of `out`, where
 /// offsets[k] is the element offset of operand k at the start of the run, steps[k] its stride
 /// along the run, and strides[k] its per-axis strides. Runs visit `out` in row-major order.

@@ -95,47 +95,29 @@ public:
         Shape keep = x.shape();
         for (int a : axes) keep[static_cast<size_t>(a)] = 1;
         Tensor out = empty(keep, DType::f32);
-        const bool adjacent = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int>(axes.size());
-        Tensor src = x;
-        int first = axes.empty() ? 0 : axes.front(), count = static_cast<int>(axes.size());
-        if (!adjacent) { // move the reduced axes last, so the input is [A, R, B] with B = 1
-            std::vector<int> perm;
-            for (int d = 0; d < static_cast<int>(x.dim()); ++d)
-                if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
-            first = static_cast<int>(perm.size());
-            perm.insert(perm.end(), axes.begin(), axes.end());
-            src = permute(x, perm);
-        }
-        int64_t A = 1, R = 1, B = 1;
-        for (int d = 0; d < static_cast<int>(src.dim()); ++d)
-            (d < first ? A : d < first + count ? R : B) *= src.shape()[static_cast<size_t>(d)];
+        const ReduceView v = reduce_view(*this, x, axes);
+        const int64_t A = v.A, R = v.R, B = v.B;
         struct {
             uint32_t A, R, B, op;
         } p{u32(A), u32(R), u32(B), static_cast<uint32_t>(op)};
         const Pipeline& pl = ctx_.pipeline("reduce", 2, sizeof p, 64); // the tree needs a power of two
-        ctx_.dispatch(pl, {src.impl()->storage, out.impl()->storage}, &p, static_cast<uint32_t>(std::min<int64_t>(A * B, Context::kMaxGroups)));
+        ctx_.dispatch(pl, {v.src.impl()->storage, out.impl()->storage}, &p, static_cast<uint32_t>(std::min<int64_t>(A * B, Context::kMaxGroups)));
         return out;
     }
     Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) override {
         check_f32("matmul", a);
-        const Shape& as = a.shape();
-        const Shape& bs = b.shape();
-        const size_t na = as.size(), nb = bs.size();
-        const int64_t M = ta ? as[na - 1] : as[na - 2], K = ta ? as[na - 2] : as[na - 1];
-        const int64_t N = tb ? bs[nb - 2] : bs[nb - 1];
-        const Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
-        const Shape batch = broadcast_shapes(abatch, bbatch, "matmul");
+        const MatmulShape m = matmul_shape(a.shape(), b.shape(), ta, tb);
+        const int64_t M = m.M, K = m.K, N = m.N;
+        const Shape& batch = m.batch;
         VKG_CHECK(batch.size() <= 4, "matmul", "the vulkan kernel handles up to 4 batch axes, got ", batch.size());
-        Shape os = batch;
-        os.push_back(M);
-        os.push_back(N);
-        Tensor out = empty(os, DType::f32);
+        Tensor out = empty(m.out, DType::f32);
         struct {
             uint32_t M, N, K, ta, tb, nb, bshape[4], sa[4], sb[4];
         } p{};
         p.M = u32(M), p.N = u32(N), p.K = u32(K), p.ta = ta, p.tb = tb, p.nb = static_cast<uint32_t>(batch.size());
-        const Shape sa = broadcast_strides_of(abatch, batch, M * K), sb = broadcast_strides_of(bbatch, batch, K * N);
-        for (size_t d = 0; d < batch.size(); ++d) p.bshape[d] = u32(batch[d]), p.sa[d] = u32(sa[d]), p.sb[d] = u32(sb[d]);
+        const Shape sa = broadcast_strides(m.abatch, batch), sb = broadcast_strides(m.bbatch, batch); // in matrices
+        for (size_t d = 0; d < batch.size(); ++d)
+            p.bshape[d] = u32(batch[d]), p.sa[d] = u32(sa[d] * M * K), p.sb[d] = u32(sb[d] * K * N);
         constexpr uint32_t tile = 16;
         const Pipeline& pl = ctx_.pipeline("matmul", 3, sizeof p, tile * tile, {tile});
         const int64_t groups = numel(batch) * ((M + tile - 1) / tile) * ((N + tile - 1) / tile);
@@ -147,37 +129,37 @@ public:
     // --- layout: one strided-copy kernel over 32-bit words (int64 elements are two words) ---
     Tensor permute(const Tensor& x, const std::vector<int>& perm) override {
         Shape s, st;
-        const Shape xs = strides(x.shape());
+        const Shape xs = contiguous_strides(x.shape());
         for (int d : perm) {
             s.push_back(x.shape()[static_cast<size_t>(d)]);
             st.push_back(xs[static_cast<size_t>(d)]);
         }
         Tensor out = empty(s, x.dtype());
-        strided(x, out, s, st, strides(s), 0, 0);
+        strided(x, out, s, st, contiguous_strides(s), 0, 0);
         return out;
     }
     Tensor expand(const Tensor& x, const Shape& shape) override {
         Tensor out = empty(shape, x.dtype());
-        strided(x, out, shape, broadcast_strides_of(x.shape(), shape, 1), strides(shape), 0, 0);
+        strided(x, out, shape, broadcast_strides(x.shape(), shape), contiguous_strides(shape), 0, 0);
         return out;
     }
     Tensor slice(const Tensor& x, int dim, int64_t start, int64_t len, int64_t step) override {
         Shape s = x.shape();
         s[static_cast<size_t>(dim)] = len;
-        Shape st = strides(x.shape());
+        Shape st = contiguous_strides(x.shape());
         const int64_t base = start * st[static_cast<size_t>(dim)];
         st[static_cast<size_t>(dim)] *= step;
         Tensor out = empty(s, x.dtype());
-        strided(x, out, s, st, strides(s), base, 0);
+        strided(x, out, s, st, contiguous_strides(s), base, 0);
         return out;
     }
     Tensor unslice(const Tensor& g, const Shape& shape, int dim, int64_t start, int64_t step) override {
         Tensor out = empty(shape, g.dtype());
         fill(out, 0.0);
-        Shape dst = strides(shape);
+        Shape dst = contiguous_strides(shape);
         const int64_t base = start * dst[static_cast<size_t>(dim)];
         dst[static_cast<size_t>(dim)] *= step;
-        strided(g, out, g.shape(), strides(g.shape()), dst, 0, base);
+        strided(g, out, g.shape(), contiguous_strides(g.shape()), dst, 0, base);
         return out;
     }
     Tensor concat(const std::vector<Tensor>& xs, int dim) override {
@@ -185,23 +167,23 @@ public:
         s[static_cast<size_t>(dim)] = 0;
         for (const auto& x : xs) s[static_cast<size_t>(dim)] += x.shape()[static_cast<size_t>(dim)];
         Tensor out = empty(s, xs.front().dtype());
-        const Shape dst = strides(s);
+        const Shape dst = contiguous_strides(s);
         int64_t at = 0;
         for (const auto& x : xs) {
-            strided(x, out, x.shape(), strides(x.shape()), dst, 0, at * dst[static_cast<size_t>(dim)]);
+            strided(x, out, x.shape(), contiguous_strides(x.shape()), dst, 0, at * dst[static_cast<size_t>(dim)]);
             at += x.shape()[static_cast<size_t>(dim)];
         }
         return out;
     }
     Tensor flip(const Tensor& x, const std::vector<int>& dims) override {
-        Shape st = strides(x.shape());
+        Shape st = contiguous_strides(x.shape());
         int64_t base = 0;
         for (int d : dims) {
             base += (x.shape()[static_cast<size_t>(d)] - 1) * st[static_cast<size_t>(d)];
             st[static_cast<size_t>(d)] = -st[static_cast<size_t>(d)];
         }
         Tensor out = empty(x.shape(), x.dtype());
-        strided(x, out, x.shape(), st, strides(x.shape()), base, 0);
+        strided(x, out, x.shape(), st, contiguous_strides(x.shape()), base, 0);
         return out;
     }
 
@@ -255,7 +237,7 @@ public:
         } p{};
         VKG_CHECK(x.dim() <= 6, "gather", "the vulkan kernel handles up to 6 axes");
         p.n = u32(out.numel()), p.ndim = static_cast<uint32_t>(x.dim()), p.dim = static_cast<uint32_t>(dim);
-        const Shape st = strides(x.shape());
+        const Shape st = contiguous_strides(x.shape());
         for (size_t d = 0; d < x.dim(); ++d) p.shape[d] = u32(index.shape()[d]), p.xstride[d] = u32(st[d]);
         run("gather", {x, index, out}, &p, sizeof p, p.n);
         return out;
@@ -378,20 +360,6 @@ private:
         VKG_CHECK(vs != nullptr, "vulkan", "tensor is not on the vulkan device");
         return vs->allocation();
     }
-    static Shape strides(const Shape& s) {
-        Shape st(s.size(), 1);
-        for (int64_t d = static_cast<int64_t>(s.size()) - 2; d >= 0; --d)
-            st[static_cast<size_t>(d)] = st[static_cast<size_t>(d + 1)] * s[static_cast<size_t>(d + 1)];
-        return st;
-    }
-    /// Strides (scaled by `unit`) that read a contiguous `in` broadcast to `out` (0 along broadcast axes).
-    static Shape broadcast_strides_of(const Shape& in, const Shape& out, int64_t unit) {
-        Shape st(out.size(), 0);
-        const Shape own = strides(in);
-        const size_t off = out.size() - in.size();
-        for (size_t d = 0; d < in.size(); ++d) st[off + d] = in[d] == 1 ? 0 : own[d] * unit;
-        return st;
-    }
     template <size_t K>
     static void broadcast_push(const Shape& out, const std::array<Shape, K>& ins, uint32_t& ndim, uint32_t* shape,
                                const std::array<uint32_t*, K>& st) {
@@ -399,7 +367,7 @@ private:
         ndim = static_cast<uint32_t>(out.size());
         for (size_t d = 0; d < out.size(); ++d) shape[d] = u32(out[d]);
         for (size_t k = 0; k < K; ++k) {
-            const Shape s = broadcast_strides_of(ins[k], out, 1);
+            const Shape s = broadcast_strides(ins[k], out);
             for (size_t d = 0; d < out.size(); ++d) st[k][d] = u32(s[d]);
         }
     }
