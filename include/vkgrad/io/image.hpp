@@ -17,8 +17,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +25,7 @@
 // ops defined all over ops/, and all of them must be defined in this translation unit.
 #include "../vkgrad.hpp"
 #include "atomic_file.hpp"
+#include "read_file.hpp"
 
 // ---- stb ------------------------------------------------------------------------------------
 // stb is third-party code written for C; its warnings are not ours to fix, and a user's
@@ -127,24 +126,6 @@ constexpr int64_t max_image_side = 32768;
 constexpr int64_t max_image_pixels = int64_t(1) << 28;
 
 namespace detail {
-
-inline std::string read_whole_file(const std::string& path, const char* op) {
-    std::error_code ec;
-    // An ifstream opens a directory without complaint and then reads nothing.
-    VKG_CHECK(!std::filesystem::is_directory(path, ec), op, "'", path, "' is a directory, not a file");
-    std::ifstream f(path, std::ios::binary);
-    VKG_CHECK(f.good(), op, "cannot open '", path, "'");
-    f.seekg(0, std::ios::end);
-    const std::streamoff size = f.tellg();
-    VKG_CHECK(size >= 0, op, "cannot read '", path, "'");
-    // stb takes the length as an int
-    VKG_CHECK(size <= INT_MAX, op, "'", path, "' is too large (", size, " bytes) to be an image");
-    f.seekg(0);
-    std::string bytes(static_cast<size_t>(size), '\0');
-    f.read(bytes.data(), size);
-    VKG_CHECK(f.gcount() == size, op, "reading '", path, "' failed");
-    return bytes;
-}
 
 inline bool is_png(const std::string& b) { return b.size() >= 8 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0; }
 inline bool is_jpeg(const std::string& b) { return b.size() >= 3 && std::memcmp(b.data(), "\xff\xd8\xff", 3) == 0; }
@@ -257,7 +238,7 @@ inline Tensor area_matrix(int64_t in, int64_t out, const Tensor& like) {
 ///   checked from the header before anything is decoded.
 inline Tensor load_image(const std::string& path, Range r = Range::unit) {
     // Reading the file ourselves, not with stbi_load, lets every error name the path.
-    const std::string bytes = detail::read_whole_file(path, "load_image");
+    const std::string bytes = read_file(path, "load_image", INT_MAX, "an image"); // stb takes the length as an int
     VKG_CHECK(!bytes.empty(), "load_image", "'", path, "' is empty");
     const bool png = detail::is_png(bytes);
     VKG_CHECK(png || detail::is_jpeg(bytes), "load_image", "'", path,

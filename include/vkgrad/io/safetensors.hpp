@@ -15,8 +15,6 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <unordered_set>
@@ -25,6 +23,7 @@
 
 #include "atomic_file.hpp"
 #include "json.hpp"
+#include "read_file.hpp"
 #include "npy.hpp" // detail::half_to_float
 
 namespace vkgrad::io {
@@ -174,19 +173,7 @@ inline SafetensorsFile parse_safetensors(const std::string& bytes, const std::st
 
 /// Reads a safetensors file (dtype conversions in the file comment), validating all of it.
 inline SafetensorsFile load_safetensors(const std::string& path) {
-    const char* op = "load_safetensors";
-    std::error_code ec;
-    VKG_CHECK(std::filesystem::is_regular_file(path, ec), op, "cannot open '", path, "' (",
-              std::filesystem::exists(path, ec) ? "not a regular file" : "no such file", ")");
-    std::ifstream f(path, std::ios::binary);
-    VKG_CHECK(f.good(), op, "cannot open '", path, "'");
-    f.seekg(0, std::ios::end);
-    const std::streamoff file_size = f.tellg();
-    VKG_CHECK(file_size >= 0, op, "cannot read '", path, "'");
-    f.seekg(0);
-    std::string bytes(static_cast<size_t>(file_size), '\0');
-    f.read(bytes.data(), file_size);
-    VKG_CHECK(f.gcount() == file_size, op, "reading '", path, "' failed");
+    const std::string bytes = read_file(path, "load_safetensors");
     return parse_safetensors(bytes, path);
 }
 

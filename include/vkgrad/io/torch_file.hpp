@@ -11,11 +11,10 @@
 // Tensors come back as contiguous host tensors (strides and offsets applied; see
 // pickle_value.hpp for dtypes). The storage location ("cuda:0", ...) is ignored.
 #pragma once
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "pickle.hpp"
+#include "read_file.hpp"
 #include "zip.hpp"
 
 namespace vkgrad::io {
@@ -238,12 +237,7 @@ inline void flatten_into(const PyObjectPtr& p, const std::string& path, int dept
 /// damage, unsupported content) throws an Error naming `path`. Nothing in the file is executed:
 /// unknown callables become opaque objects (PyObject::Kind::object).
 inline PyObjectPtr load_torch(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    VKG_CHECK(f.good(), "load_torch", "cannot open '", path, "'");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    VKG_CHECK(!f.bad(), "load_torch", "cannot read '", path, "'");
-    return detail::load_torch_buffer(std::make_shared<const std::string>(ss.str()), path, 0);
+    return detail::load_torch_buffer(std::make_shared<const std::string>(read_file(path, "load_torch")), path, 0);
 }
 
 /// Every tensor reachable through dicts, lists, tuples, sets and opaque objects' state/items,
