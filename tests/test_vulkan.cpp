@@ -4,8 +4,13 @@
 // VKGRAD_FORCE_STAGING=1. Without a Vulkan driver every case reports skipped.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <functional>
+#include <map>
 
+#include <vkgrad/models/stylegan2.hpp>
+#include <vkgrad/models/stylegan2_import.hpp>
+#include <vkgrad/testing/detparam.hpp>
 #include <vkgrad/testing/relerr.hpp>
 #include <vkgrad/vulkan.hpp>
 
@@ -336,6 +341,70 @@ TEST_CASE("long chains are submitted in batches without waiting, and stay correc
     CHECK(ctx.counters.copies() == copies);
     CHECK(ctx.counters.submits - submits >= 2); // full batches went out while recording continued
     CHECK(relerr(on_cpu(x), y) <= kDeviceTol);
+}
+
+TEST_CASE("StyleGAN2 generator and discriminator on the device equal the CPU (issue 6/8)" * doctest::skip(kSkip)) {
+    // The tiny NVIDIA fixture network when the shared data is there, and a 64 px network with
+    // deterministic parameters: images, ws, D logits and R1's gradient w.r.t. D's weights.
+    std::vector<std::pair<models::StyleGAN2Config, std::string>> nets;
+    models::StyleGAN2Config c64;
+    c64.resolution = 64;
+    c64.z_dim = c64.w_dim = 64;
+    c64.mapping_layers = 2;
+    c64.channel_base = 1024;
+    c64.channel_max = 64;
+    c64.mbstd_group = 2;
+    nets.emplace_back(c64, "");
+    const std::string tiny = std::string(VKGRAD_FIXTURES) + "/../../../shared/data/stylegan2/ada_tiny_p4.pkl";
+    if (std::ifstream(tiny).good()) nets.emplace_back(models::StyleGAN2Config{}, tiny);
+    else MESSAGE("no shared data: the tiny NVIDIA network is not checked");
+    for (auto& [cfg, file] : nets) {
+        const std::string what = file.empty() ? std::string("64 px network") : file;
+        INFO(what);
+        Generator init(0);
+        std::map<std::string, Tensor> gsd, dsd;
+        if (!file.empty()) {
+            const auto ck = models::import_stylegan2(file);
+            cfg = ck.config;
+            for (const auto& [k, t] : ck.tensors) (k.rfind("G.", 0) == 0 ? gsd : dsd)[k.substr(2)] = t;
+        }
+        models::StyleGAN2Generator G(cfg, init);
+        models::StyleGAN2Discriminator D(cfg, init);
+        if (file.empty()) {
+            NoGradGuard ng;
+            for (auto* m : {static_cast<nn::Module*>(&G), static_cast<nn::Module*>(&D)})
+                for (auto& [n, t] : m->state_dict()) copy_(t, testing::det_tensor(t.shape(), 3, n, n.rfind("mapping.fc", 0) == 0 ? 30.0 : 1.0));
+        } else {
+            G.load_state_dict(gsd);
+            D.load_state_dict(dsd);
+        }
+        const Tensor z = testing::det_tensor({4, cfg.z_dim}, 4, "z", 2.0);
+        Tensor img_c, ws_c, img_g, ws_g;
+        {
+            NoGradGuard ng;
+            ws_c = G.mapping(z, {0.7});
+            img_c = G.synthesis->forward(ws_c);
+        }
+        const Tensor x_c = detach(clamp(img_c, -1, 1)).requires_grad_(true);
+        const Tensor l_c = D.forward(x_c);
+        const Tensor gx_c = grad({sum(l_c)}, {x_c}, {}, true)[0];
+        const auto r1_c = grad({sum(gx_c * gx_c)}, {D.b4->out->weight, D.blocks[0]->conv0->weight});
+        G.move_to(gpu());
+        D.move_to(gpu());
+        {
+            NoGradGuard ng;
+            ws_g = G.mapping(on_gpu(z), {0.7});
+            img_g = G.synthesis->forward(ws_g);
+        }
+        CHECK(relerr(on_cpu(ws_g), ws_c) <= kDeviceTol);
+        CHECK(relerr(on_cpu(img_g), img_c) <= kDeviceTol);
+        const Tensor x_g = detach(on_gpu(on_cpu(clamp(img_c, -1, 1)))).requires_grad_(true);
+        const Tensor l_g = D.forward(x_g);
+        CHECK(relerr(on_cpu(l_g), l_c) <= kDeviceTol);
+        const Tensor gx_g = grad({sum(l_g)}, {x_g}, {}, true)[0];
+        const auto r1_g = grad({sum(gx_g * gx_g)}, {D.b4->out->weight, D.blocks[0]->conv0->weight});
+        for (size_t i = 0; i < 2; ++i) CHECK(relerr(on_cpu(r1_g[i]), r1_c[i]) <= kDeviceTol);
+    }
 }
 
 TEST_CASE("no validation messages" * doctest::skip(kSkip)) {

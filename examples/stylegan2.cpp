@@ -1,0 +1,225 @@
+// stylegan2 — run a converted StyleGAN2 (build/weights/convert makes the .safetensors file).
+//
+//   stylegan2 generate --weights W.safetensors (--seeds 0-7 | --z Z.npy) [--psi 1] [--cutoff K]
+//                      [--noise const|random|none] [--noise-seed S] [--device cpu|vulkan]
+//                      [--batch B] --out grid.png [--out-npy IMG.npy] [--out-w W.npy]
+//   stylegan2 discriminate --weights W.safetensors --images X.npy --out LOGITS.npy
+//                      [--mbstd-group G] [--device cpu|vulkan]
+//
+// --seeds gives exactly the latents of NVIDIA's generate.py: z = RandomState(seed).randn(1, z_dim)
+// of numpy, reimplemented bit for bit (core/numpy_random.hpp). Z.npy is float32 or float64
+// [N, z_dim]. IMG.npy is the raw float32 NCHW output (before clamping and 8-bit conversion),
+// W.npy the mapped, truncated w [N, w_dim]; grid.png shows every image ((x+1)*127.5, rounded,
+// clamped). X.npy for discriminate is float32 NCHW in [-1, 1]; LOGITS.npy float32 [N, 1].
+#include <vkgrad/core/numpy_random.hpp>
+#include <vkgrad/io/image.hpp>
+#include <vkgrad/io/npy.hpp>
+#include <vkgrad/models/stylegan2.hpp>
+#include <vkgrad/models/stylegan2_import.hpp>
+#ifdef VKGRAD_WITH_VULKAN
+#include <vkgrad/vulkan.hpp>
+#endif
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace vkgrad;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: stylegan2 generate --weights W.safetensors (--seeds 0-7 | --z Z.npy) [--psi 1] [--cutoff K]\n"
+                 "                          [--noise const|random|none] [--noise-seed S] [--device cpu|vulkan]\n"
+                 "                          [--batch B] --out grid.png [--out-npy IMG.npy] [--out-w W.npy]\n"
+                 "       stylegan2 discriminate --weights W.safetensors --images X.npy --out LOGITS.npy\n"
+                 "                          [--mbstd-group G] [--device cpu|vulkan]\n"
+                 "W.safetensors comes from build/weights/convert (NVIDIA TF / ADA pickles, rosinality .pt).\n");
+    return 2;
+}
+
+/// "0-7", "3", "1,4,9-11" -> the seeds; each must lie in [0, 2^32) as numpy requires.
+std::vector<uint32_t> parse_seeds(const std::string& s) {
+    std::vector<uint32_t> out;
+    size_t pos = 0;
+    auto number = [&](const std::string& t) -> uint32_t {
+        size_t used = 0;
+        long long v = -1;
+        try { v = std::stoll(t, &used); } catch (...) { used = 0; }
+        VKG_CHECK(used == t.size() && !t.empty() && v >= 0 && v <= 0xffffffffLL, "stylegan2",
+                  "--seeds: '", t, "' is not a seed in [0, 2^32)");
+        return static_cast<uint32_t>(v);
+    };
+    while (pos <= s.size()) {
+        const size_t comma = std::min(s.find(',', pos), s.size());
+        const std::string item = s.substr(pos, comma - pos);
+        const size_t dash = item.find('-', 1);
+        if (dash == std::string::npos) {
+            out.push_back(number(item));
+        } else {
+            const uint32_t a = number(item.substr(0, dash)), b = number(item.substr(dash + 1));
+            VKG_CHECK(a <= b && b - a < 100000, "stylegan2", "--seeds: bad range '", item, "'");
+            for (uint64_t v = a; v <= b; ++v) out.push_back(static_cast<uint32_t>(v));
+        }
+        pos = comma + 1;
+    }
+    return out;
+}
+
+double real_flag(const std::map<std::string, std::string>& a, const char* k, double def) {
+    auto it = a.find(k);
+    if (it == a.end()) return def;
+    size_t used = 0;
+    double v = 0;
+    try { v = std::stod(it->second, &used); } catch (...) { used = 0; }
+    VKG_CHECK(used == it->second.size() && used > 0 && std::isfinite(v), "stylegan2", k, " '", it->second,
+              "' is not a number");
+    return v;
+}
+int64_t int_flag(const std::map<std::string, std::string>& a, const char* k, int64_t def) {
+    const double v = real_flag(a, k, static_cast<double>(def));
+    VKG_CHECK(v == std::floor(v) && std::abs(v) < 1e15, "stylegan2", k, " '", a.at(k), "' is not an integer");
+    return static_cast<int64_t>(v);
+}
+void check_flags(const std::map<std::string, std::string>& a, const std::set<std::string>& known, const char* cmd) {
+    for (const auto& [k, v] : a) VKG_CHECK(known.count(k), cmd, "unknown flag ", k, " (see --help)");
+}
+
+Device pick_device(const std::string& name) {
+    if (name == "cpu") return Device{};
+#ifdef VKGRAD_WITH_VULKAN
+    if (name == "vulkan") return vulkan::device(); // throws, saying why, when there is no device
+#else
+    VKG_CHECK(name != "vulkan", "stylegan2", "this build has no Vulkan support (install libvulkan-dev and rebuild)");
+#endif
+    detail::fail("stylegan2", "--device must be cpu or vulkan, got '", name, "'");
+}
+
+int generate(const std::map<std::string, std::string>& a) {
+    const auto get = [&](const char* k, const std::string& def = "") { auto it = a.find(k); return it == a.end() ? def : it->second; };
+    check_flags(a, {"--weights", "--seeds", "--z", "--psi", "--cutoff", "--noise", "--noise-seed", "--device", "--batch",
+                    "--out", "--out-npy", "--out-w"}, "generate");
+    VKG_CHECK(a.count("--weights"), "generate", "--weights is required");
+    VKG_CHECK(a.count("--out"), "generate", "--out grid.png is required");
+    VKG_CHECK(a.count("--seeds") + a.count("--z") == 1, "generate", "give exactly one of --seeds and --z");
+    const double psi = real_flag(a, "--psi", 1.0);
+    const int64_t cutoff = int_flag(a, "--cutoff", -1);
+    const std::string noise_name = get("--noise", "const");
+    VKG_CHECK(noise_name == "const" || noise_name == "random" || noise_name == "none", "generate",
+              "--noise must be const, random or none, got '", noise_name, "'");
+    const models::NoiseMode noise = noise_name == "const" ? models::NoiseMode::constant
+                                    : noise_name == "random" ? models::NoiseMode::random : models::NoiseMode::none;
+    const int64_t batch = int_flag(a, "--batch", 4);
+    VKG_CHECK(batch >= 1, "generate", "--batch must be >= 1");
+    const Device dev = pick_device(get("--device", "cpu"));
+
+    auto t0 = Clock::now();
+    const auto weights = models::load_stylegan2(get("--weights"));
+    const auto& cfg = weights.config;
+    Generator init(0);
+    models::StyleGAN2Generator G(cfg, init);
+    G.load_state_dict(weights.G);
+    G.move_to(dev);
+    std::fprintf(stderr, "generate: %lldx%lld generator, z_dim %lld, %lld ws, loaded in %.2f s\n",
+                 static_cast<long long>(cfg.resolution), static_cast<long long>(cfg.resolution),
+                 static_cast<long long>(cfg.z_dim), static_cast<long long>(cfg.num_ws()), seconds_since(t0));
+
+    Tensor z;
+    if (a.count("--seeds")) {
+        const auto seeds = parse_seeds(get("--seeds"));
+        std::vector<double> v;
+        for (uint32_t s : seeds) {
+            const auto row = NumpyRandomState(s).randn(cfg.z_dim);
+            v.insert(v.end(), row.begin(), row.end());
+        }
+        z = from_vector(v, {static_cast<int64_t>(seeds.size()), cfg.z_dim}, {DType::f64});
+    } else {
+        z = io::load_npy(get("--z"));
+        VKG_CHECK(z.dim() == 2 && z.size(1) == cfg.z_dim && z.size(0) >= 1 && is_floating(z.dtype()), "generate",
+                  "--z '", get("--z"), "' must be float32 or float64 [N, ", cfg.z_dim, "] for this network, got ",
+                  dtype_name(z.dtype()), " ", to_string(z.shape()));
+    }
+    const int64_t N = z.size(0);
+    Generator rng(static_cast<uint64_t>(int_flag(a, "--noise-seed", 0)));
+    NoGradGuard ng;
+    std::vector<Tensor> imgs, ws;
+    t0 = Clock::now();
+    for (int64_t i = 0; i < N; i += batch) {
+        const int64_t n = std::min(batch, N - i);
+        const Tensor w = G.mapping(to(narrow(z, 0, i, n), dev), models::Truncation{psi, cutoff});
+        imgs.push_back(to(G.synthesis->forward(w, noise, &rng), Device{}));
+        ws.push_back(to(reshape(narrow(w, 1, 0, 1), {n, cfg.w_dim}), Device{}));
+        std::fprintf(stderr, "\rgenerate: %lld/%lld images, %.2f s per image", static_cast<long long>(i + n),
+                     static_cast<long long>(N), seconds_since(t0) / static_cast<double>(i + n));
+    }
+    std::fprintf(stderr, "\n");
+    const Tensor img = concat(imgs, 0);
+    io::save_grid(get("--out"), img, 0, 2, io::Range::symmetric);
+    if (a.count("--out-npy")) io::save_npy(get("--out-npy"), img);
+    if (a.count("--out-w")) io::save_npy(get("--out-w"), concat(ws, 0));
+    std::fprintf(stderr, "generate: wrote %s\n", get("--out").c_str());
+    return 0;
+}
+
+int discriminate(const std::map<std::string, std::string>& a) {
+    const auto get = [&](const char* k, const std::string& def = "") { auto it = a.find(k); return it == a.end() ? def : it->second; };
+    check_flags(a, {"--weights", "--images", "--out", "--mbstd-group", "--device"}, "discriminate");
+    VKG_CHECK(a.count("--weights") && a.count("--images") && a.count("--out"), "discriminate",
+              "--weights, --images and --out are required");
+    const Device dev = pick_device(get("--device", "cpu"));
+    const auto weights = models::load_stylegan2(get("--weights"));
+    VKG_CHECK(weights.has_discriminator(), "discriminate", "'", get("--weights"),
+              "' holds no discriminator (its source checkpoint had only the generator)");
+    Generator init(0);
+    models::StyleGAN2Discriminator D(weights.config, init);
+    D.load_state_dict(weights.D);
+    if (a.count("--mbstd-group")) D.set_mbstd_group(int_flag(a, "--mbstd-group", 4));
+    D.move_to(dev);
+    const Tensor x = io::load_npy(get("--images"));
+    const auto& c = weights.config;
+    VKG_CHECK(x.dim() == 4 && x.size(0) >= 1 && x.size(1) == c.img_channels && x.size(2) == c.resolution &&
+                  x.size(3) == c.resolution && is_floating(x.dtype()),
+              "discriminate", "--images '", get("--images"), "' must be float [N, ", c.img_channels, ", ", c.resolution,
+              ", ", c.resolution, "] for this network, got ", dtype_name(x.dtype()), " ", to_string(x.shape()));
+    NoGradGuard ng;
+    const auto t0 = Clock::now();
+    const Tensor logits = to(D.forward(to(to(x, DType::f32), dev)), Device{});
+    io::save_npy(get("--out"), logits);
+    std::fprintf(stderr, "discriminate: %lld images in %.2f s, wrote %s\n", static_cast<long long>(x.size(0)),
+                 seconds_since(t0), get("--out").c_str());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") return usage();
+    const std::string cmd = argv[1];
+    std::map<std::string, std::string> args;
+    for (int i = 2; i < argc; ++i) {
+        const std::string k = argv[i];
+        if (k.rfind("--", 0) != 0 || i + 1 >= argc) {
+            std::fprintf(stderr, "stylegan2: expected '--flag value', got '%s'\n", k.c_str());
+            return usage();
+        }
+        args[k] = argv[++i];
+    }
+    try {
+        if (cmd == "generate") return generate(args);
+        if (cmd == "discriminate") return discriminate(args);
+        std::fprintf(stderr, "stylegan2: unknown command '%s'\n", cmd.c_str());
+        return usage();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stylegan2: %s\n", e.what());
+        return 1;
+    }
+}
