@@ -209,4 +209,9 @@ TEST_CASE("stylegan2: wrong inputs are clear errors") {
     const Tensor full = G.mapping(z, {0.5}), cut = G.mapping(z, {0.5, 2}), none = G.mapping(z, {1.0});
     CHECK(relerr(narrow(cut, 1, 0, 2), narrow(full, 1, 0, 2)) == 0);
     CHECK(relerr(narrow(cut, 1, 2, 4), narrow(none, 1, 2, 4)) == 0);
+    // Style mixing takes the coarse ws from one latent and the fine ones from another.
+    const Tensor mixed = models::mix_styles(full, none, 3);
+    CHECK(relerr(narrow(mixed, 1, 0, 3), narrow(full, 1, 0, 3)) == 0);
+    CHECK(relerr(narrow(mixed, 1, 3, 3), narrow(none, 1, 3, 3)) == 0);
+    test::check_error([&] { models::mix_styles(full, none, 7); }, {"cutoff 7 outside [0, 6]"});
 }

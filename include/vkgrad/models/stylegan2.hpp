@@ -150,6 +150,18 @@ public:
     std::string name() const override { return "StyleGAN2Generator"; }
 };
 
+/// Style mixing: the first `cutoff` ws of `ws` (coarse layers: pose, shape) followed by the
+/// rest of `other` (fine layers: colour, texture). Requires equal shapes [N, num_ws, w_dim] and
+/// 0 <= cutoff <= num_ws.
+inline Tensor mix_styles(const Tensor& ws, const Tensor& other, int64_t cutoff) {
+    VKG_CHECK(ws.dim() == 3 && ws.shape() == other.shape(), "mix_styles", "ws ", to_string(ws.shape()), " and ",
+              to_string(other.shape()), " must both be [N, num_ws, w_dim]");
+    VKG_CHECK(cutoff >= 0 && cutoff <= ws.size(1), "mix_styles", "cutoff ", cutoff, " outside [0, ", ws.size(1), "]");
+    if (cutoff == ws.size(1)) return ws;
+    if (cutoff == 0) return other;
+    return concat({narrow(ws, 1, 0, cutoff), narrow(other, 1, cutoff, ws.size(1) - cutoff)}, 1);
+}
+
 /// One residual discriminator block at resolution r: C(r) -> C(r/2) channels, r -> r/2.
 class StyleGAN2DBlock : public nn::Module {
 public:
