@@ -8,6 +8,8 @@
 #include <functional>
 #include <map>
 
+#include <vkgrad/models/hinet.hpp>
+#include <vkgrad/models/nafnet.hpp>
 #include <vkgrad/models/stylegan2.hpp>
 #include <vkgrad/models/stylegan2_import.hpp>
 #include <vkgrad/testing/detparam.hpp>
@@ -404,6 +406,72 @@ TEST_CASE("StyleGAN2 generator and discriminator on the device equal the CPU (is
         const Tensor gx_g = grad({sum(l_g)}, {x_g}, {}, true)[0];
         const auto r1_g = grad({sum(gx_g * gx_g)}, {D.b4->out->weight, D.blocks[0]->conv0->weight});
         for (size_t i = 0; i < 2; ++i) CHECK(relerr(on_cpu(r1_g[i]), r1_c[i]) <= kDeviceTol);
+    }
+}
+
+TEST_CASE("NAFNet and HINet on the device equal the CPU (issue 7/8)" * doctest::skip(kSkip)) {
+    // Small networks with deterministic parameters (the rule of make_restoration_fixtures.py:
+    // non-zero beta/gamma, norm weights around 1), 1x3x32x32: outputs (both HINet stages) and
+    // the input gradient of sum(out * w) through the device's backward.
+    Generator init(0);
+    models::NAFNetConfig nc;
+    nc.width = 8;
+    nc.enc_blocks = {1, 1};
+    nc.middle_blocks = 1;
+    nc.dec_blocks = {1, 1};
+    models::HINetConfig hc;
+    hc.wf = 8;
+    hc.depth = 3;
+    hc.hin_position_left = 1;
+    auto naf = std::make_shared<models::NAFNet>(nc, init);
+    auto hin = std::make_shared<models::HINet>(hc, init);
+    const std::vector<std::pair<std::shared_ptr<nn::Module>, std::function<std::vector<Tensor>(const Tensor&)>>> nets = {
+        {naf, [&](const Tensor& x) { return std::vector<Tensor>{naf->forward(x)}; }},
+        {hin, [&](const Tensor& x) { const auto o = hin->forward_both(x); return std::vector<Tensor>{o[0], o[1]}; }}};
+    const Tensor x = testing::det_tensor({1, 3, 32, 32}, 11, "x", 1.0);
+    for (const auto& [net, run] : nets) {
+        INFO(net->name());
+        {
+            NoGradGuard ng;
+            const auto ends = [](const std::string& s, const std::string& tail) {
+                return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+            };
+            for (auto& [n, t] : net->named_parameters()) {
+                const auto det = [&](double a) { return testing::det_tensor(t.shape(), 7, n, a, DType::f64); };
+                const Tensor v = ends(n, ".beta") || ends(n, ".gamma") ? det(0.5)
+                                 : t.dim() == 1 && ends(n, ".weight")   ? det(0.2) + 1.0
+                                 : t.dim() == 1                         ? det(0.1)
+                                 : det(std::sqrt(3.0 / static_cast<double>(t.numel() / t.size(0))));
+                copy_(t, v);
+            }
+        }
+        const auto loss = [](const std::vector<Tensor>& ys, bool dev) {
+            Tensor l;
+            for (size_t i = 0; i < ys.size(); ++i) {
+                const Tensor w = testing::det_tensor(ys[i].shape(), 13, "w" + std::to_string(i), 1.0);
+                const Tensor term = sum(ys[i] * (dev ? on_gpu(w) : w));
+                l = l.defined() ? l + term : term;
+            }
+            return l;
+        };
+        const Tensor xc = detach(x).requires_grad_(true);
+        const auto yc = run(xc);
+        const Tensor gc = grad({loss(yc, false)}, {xc})[0];
+        net->move_to(gpu());
+        const Tensor xg = detach(on_gpu(x)).requires_grad_(true);
+        const auto yg = run(xg);
+        for (size_t i = 0; i < yc.size(); ++i) {
+            INFO("output " << i);
+            REQUIRE(yg[i].device() == gpu());
+            const double e = relerr(on_cpu(yg[i]), yc[i]);
+            CHECK(e <= kDeviceTol);
+            MESSAGE(net->name() << " output " << i << " relerr " << e);
+        }
+        const Tensor gg = grad({loss(yg, true)}, {xg})[0];
+        REQUIRE(gg.device() == gpu());
+        const double e = relerr(on_cpu(gg), gc);
+        CHECK(e <= kDeviceTol);
+        MESSAGE(net->name() << " input gradient relerr " << e);
     }
 }
 

@@ -22,17 +22,23 @@ inline uint64_t fnv1a64(std::string_view s) {
     return h;
 }
 
-/// Element i of the parameter `name`, uniform in [-a, a).
-inline double det_value(uint64_t seed, std::string_view name, uint64_t i, double a) {
-    const uint64_t key = splitmix64(seed ^ fnv1a64(name));
+/// The per-tensor key, splitmix64(seed ^ fnv1a64(name)).
+inline uint64_t det_key(uint64_t seed, std::string_view name) { return splitmix64(seed ^ fnv1a64(name)); }
+/// Element i of the tensor with that key, uniform in [-a, a).
+inline double det_value_at(uint64_t key, uint64_t i, double a) {
     const double u = static_cast<double>(splitmix64(key + i) >> 11) * 0x1.0p-53;
     return a * (2.0 * u - 1.0);
+}
+/// Element i of the parameter `name`, uniform in [-a, a).
+inline double det_value(uint64_t seed, std::string_view name, uint64_t i, double a) {
+    return det_value_at(det_key(seed, name), i, a);
 }
 
 inline Tensor det_tensor(const Shape& shape, uint64_t seed, std::string_view name, double a,
                          DType dtype = DType::f32) {
     std::vector<double> v(static_cast<size_t>(numel(shape)));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = det_value(seed, name, i, a);
+    const uint64_t key = det_key(seed, name); // hashed once, not per element
+    for (size_t i = 0; i < v.size(); ++i) v[i] = det_value_at(key, i, a);
     return from_vector(v, shape, {dtype});
 }
 

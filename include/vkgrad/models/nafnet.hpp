@@ -1,0 +1,198 @@
+// vkgrad/models/nafnet.hpp — NAFNet (Chen, Chu, Zhang, Sun, "Simple Baselines for Image
+// Restoration", ECCV 2022), the paper's regression network.
+//
+//   NAFBlock(c):  y   = x + beta  * conv3(SCA(SimpleGate(dwconv3x3(conv1(LN(x))))))     "attention" half
+//                 out = y + gamma * conv5(SimpleGate(conv4(LN(y))))                        feed-forward half
+//   SimpleGate splits the channels in two halves and multiplies them (the only nonlinearity);
+//   SCA (simplified channel attention) scales each channel by conv1x1(global average pool), no
+//   sigmoid. beta and gamma start at zero, so every block starts as the identity.
+//
+//   U-Net:  intro 3x3 -> [blocks, 2x2 stride-2 conv doubling channels] per level -> middle blocks
+//           -> [1x1 conv + pixel shuffle halving channels, + skip, blocks] per level -> ending 3x3
+//           -> + input (the network predicts the residual). Inputs are zero-padded on the right
+//           and bottom to a multiple of 2^levels and the output is cropped back.
+//
+// Parameter names are the official code's (BasicSR), so its released .pth files load key for key.
+// Test-time local pooling (TLSC, the "NAFNetLocal" of the GoPro configs) is not implemented: SCA
+// always pools globally, as in training; for 512x512 faces this is what the paper's use needs.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../nn/conv.hpp"
+#include "../nn/layers.hpp"
+#include "../nn/norm.hpp"
+#include "../nn/sequential.hpp"
+#include "../ops/layers.hpp"
+#include "../ops/pool.hpp"
+#include "../ops/shape.hpp"
+
+namespace vkgrad::models {
+
+struct NAFNetConfig {
+    int64_t img_channels = 3;
+    int64_t width = 32;
+    std::vector<int64_t> enc_blocks{1, 1, 1, 28};  ///< blocks per encoder level (GoPro configs)
+    int64_t middle_blocks = 1;
+    std::vector<int64_t> dec_blocks{1, 1, 1, 1};
+
+    /// The GoPro NAFNet-width32 (17.1 M parameters) and -width64 (67.9 M) configurations.
+    static NAFNetConfig gopro(int64_t width) { NAFNetConfig c; c.width = width; return c; }
+    int64_t levels() const { return static_cast<int64_t>(enc_blocks.size()); }
+    /// The "__metadata__" entries a trained model's safetensors file carries (train_restore
+    /// writes them; deblur rebuilds the network from them).
+    std::map<std::string, std::string> to_metadata() const {
+        const auto list = [](const std::vector<int64_t>& v) {
+            std::string s;
+            for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+            return s;
+        };
+        return {{"arch", "nafnet"},
+                {"img_channels", std::to_string(img_channels)},
+                {"width", std::to_string(width)},
+                {"enc_blocks", list(enc_blocks)},
+                {"middle_blocks", std::to_string(middle_blocks)},
+                {"dec_blocks", list(dec_blocks)}};
+    }
+    /// Reads to_metadata()'s entries; `what` names the file in errors. Ensures validate().
+    static NAFNetConfig from_metadata(const std::map<std::string, std::string>& m, const std::string& what) {
+        const auto get = [&](const char* k) -> const std::string& {
+            auto it = m.find(k);
+            VKG_CHECK(it != m.end(), "NAFNetConfig", "'", what, "': metadata has no '", k, "'");
+            return it->second;
+        };
+        const auto integer = [&](const std::string& s, const char* k) {
+            size_t used = 0;
+            long long v = -1;
+            try { v = std::stoll(s, &used); } catch (...) { used = 0; }
+            VKG_CHECK(used == s.size() && used > 0, "NAFNetConfig", "'", what, "': metadata '", k, "' = '", s,
+                      "' is not an integer");
+            return static_cast<int64_t>(v);
+        };
+        const auto list = [&](const char* k) {
+            std::vector<int64_t> v;
+            const std::string& s = get(k);
+            size_t pos = 0;
+            while (pos <= s.size() && !s.empty()) {
+                const size_t comma = std::min(s.find(',', pos), s.size());
+                v.push_back(integer(s.substr(pos, comma - pos), k));
+                pos = comma + 1;
+            }
+            return v;
+        };
+        VKG_CHECK(get("arch") == "nafnet", "NAFNetConfig", "'", what, "' holds a '", get("arch"), "', not a NAFNet");
+        NAFNetConfig c;
+        c.img_channels = integer(get("img_channels"), "img_channels");
+        c.width = integer(get("width"), "width");
+        c.enc_blocks = list("enc_blocks");
+        c.middle_blocks = integer(get("middle_blocks"), "middle_blocks");
+        c.dec_blocks = list("dec_blocks");
+        c.validate();
+        return c;
+    }
+    void validate() const {
+        VKG_CHECK(img_channels >= 1 && width >= 1 && middle_blocks >= 0, "NAFNetConfig", "img_channels ", img_channels,
+                  ", width ", width, ", middle_blocks ", middle_blocks, " must be positive");
+        VKG_CHECK(enc_blocks.size() == dec_blocks.size(), "NAFNetConfig", enc_blocks.size(), " encoder levels but ",
+                  dec_blocks.size(), " decoder levels");
+        for (auto n : enc_blocks) VKG_CHECK(n >= 0, "NAFNetConfig", "negative block count");
+        for (auto n : dec_blocks) VKG_CHECK(n >= 0, "NAFNetConfig", "negative block count");
+    }
+};
+
+class NAFBlock : public nn::Module {
+public:
+    std::shared_ptr<nn::LayerNorm2d> norm1, norm2;
+    std::shared_ptr<nn::Conv2d> conv1, conv2, conv3, conv4, conv5;
+    std::shared_ptr<nn::Sequential> sca; ///< "sca.1" is the 1x1 conv after the global pool ("sca.0")
+    Tensor beta, gamma;                   ///< [1, c, 1, 1], zeros
+
+    NAFBlock(int64_t c, Generator& gen) {
+        const int64_t dw = 2 * c, ffn = 2 * c;
+        conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(c, dw, 1, gen));
+        conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(dw, dw, 3, gen, 1, 1, 1, dw));
+        conv3 = register_module("conv3", std::make_shared<nn::Conv2d>(dw / 2, c, 1, gen));
+        sca = register_module("sca", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+                                         std::make_shared<nn::AdaptiveAvgPool2d>(1, 1),
+                                         std::make_shared<nn::Conv2d>(dw / 2, dw / 2, 1, gen)}));
+        conv4 = register_module("conv4", std::make_shared<nn::Conv2d>(c, ffn, 1, gen));
+        conv5 = register_module("conv5", std::make_shared<nn::Conv2d>(ffn / 2, c, 1, gen));
+        norm1 = register_module("norm1", std::make_shared<nn::LayerNorm2d>(c));
+        norm2 = register_module("norm2", std::make_shared<nn::LayerNorm2d>(c));
+        beta = register_parameter("beta", zeros({1, c, 1, 1}));
+        gamma = register_parameter("gamma", zeros({1, c, 1, 1}));
+    }
+    Tensor forward(const Tensor& inp) override {
+        Tensor x = simple_gate(conv2->forward(conv1->forward(norm1->forward(inp))));
+        x = conv3->forward(x * sca->forward(x));
+        const Tensor y = inp + x * beta;
+        x = conv5->forward(simple_gate(conv4->forward(norm2->forward(y))));
+        return y + x * gamma;
+    }
+    std::string name() const override { return "NAFBlock"; }
+};
+
+class NAFNet : public nn::Module {
+public:
+    NAFNetConfig config;
+    std::shared_ptr<nn::Conv2d> intro, ending;
+    std::shared_ptr<nn::Sequential> encoders, decoders, middle_blks, ups, downs;
+
+    /// PyTorch's default initialisation (beta, gamma zero). Requires config.validate().
+    NAFNet(const NAFNetConfig& c, Generator& gen) : config(c) {
+        c.validate();
+        const auto blocks = [&](int64_t n, int64_t ch) {
+            auto s = std::make_shared<nn::Sequential>();
+            for (int64_t i = 0; i < n; ++i) s->push_back(std::make_shared<NAFBlock>(ch, gen));
+            return s;
+        };
+        intro = register_module("intro", std::make_shared<nn::Conv2d>(c.img_channels, c.width, 3, gen, 1, 1));
+        ending = register_module("ending", std::make_shared<nn::Conv2d>(c.width, c.img_channels, 3, gen, 1, 1));
+        encoders = register_module("encoders", std::make_shared<nn::Sequential>());
+        decoders = register_module("decoders", std::make_shared<nn::Sequential>());
+        middle_blks = register_module("middle_blks", std::make_shared<nn::Sequential>());
+        ups = register_module("ups", std::make_shared<nn::Sequential>());
+        downs = register_module("downs", std::make_shared<nn::Sequential>());
+        int64_t ch = c.width;
+        for (int64_t n : c.enc_blocks) {
+            encoders->push_back(blocks(n, ch));
+            downs->push_back(std::make_shared<nn::Conv2d>(ch, 2 * ch, 2, gen, 2));
+            ch *= 2;
+        }
+        for (int64_t i = 0; i < c.middle_blocks; ++i) middle_blks->push_back(std::make_shared<NAFBlock>(ch, gen));
+        for (int64_t n : c.dec_blocks) {
+            ups->push_back(std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+                std::make_shared<nn::Conv2d>(ch, 2 * ch, 1, gen, 1, 0, 1, 1, false), std::make_shared<nn::PixelShuffle>(2)}));
+            ch /= 2;
+            decoders->push_back(blocks(n, ch));
+        }
+    }
+
+    /// x [N, img_channels, H, W], any H and W -> the restored image, same shape.
+    Tensor forward(const Tensor& inp) override {
+        VKG_CHECK(inp.dim() == 4 && inp.size(1) == config.img_channels, "NAFNet", "input must be [N, ",
+                  config.img_channels, ", H, W], got ", to_string(inp.shape()));
+        const int64_t H = inp.size(2), W = inp.size(3), m = int64_t{1} << config.levels();
+        const int64_t ph = (m - H % m) % m, pw = (m - W % m) % m;
+        const Tensor xin = ph || pw ? pad(inp, {0, pw, 0, ph}) : inp;
+        Tensor x = intro->forward(xin);
+        std::vector<Tensor> skips;
+        for (size_t i = 0; i < encoders->size(); ++i) {
+            x = (*encoders)[i].forward(x);
+            skips.push_back(x);
+            x = (*downs)[i].forward(x);
+        }
+        x = middle_blks->forward(x);
+        for (size_t i = 0; i < decoders->size(); ++i) {
+            x = (*ups)[i].forward(x) + skips[skips.size() - 1 - i];
+            x = (*decoders)[i].forward(x);
+        }
+        x = ending->forward(x) + xin;
+        return ph || pw ? narrow(narrow(x, 2, 0, H), 3, 0, W) : x;
+    }
+    std::string name() const override { return "NAFNet"; }
+};
+
+} // namespace vkgrad::models

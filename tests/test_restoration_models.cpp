@@ -1,0 +1,280 @@
+// NAFNet and HINet (issue 7/8) against the PyTorch references of
+// tests/reference/make_restoration_fixtures.py (official BasicSR parameter names), with the
+// script's deterministic parameters; loading BasicSR .pth and vkgrad safetensors weights; a
+// float64 finite-difference check of NAFNet's input gradient.
+#include "support.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <vkgrad/io/checkpoint.hpp>
+#include <vkgrad/io/module_weights.hpp>
+#include <vkgrad/models/hinet.hpp>
+#include <vkgrad/models/nafnet.hpp>
+#include <vkgrad/testing/detparam.hpp>
+
+using namespace vkgrad;
+using testing::relerr;
+
+namespace {
+
+std::string dir() { return test::fixtures() + "/restoration/"; }
+Tensor fx(const std::string& name) { return io::load_npy(dir() + name + ".npy"); }
+std::string tmp_path(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / ("vkgrad_restore_" + name)).string();
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+/// The script's parameter rule (seed 7, float64 values rounded once to the parameter's dtype):
+/// beta/gamma det(0.5); 1-D weights (norms) 1 + det(0.2); other 1-D det(0.1); conv weights
+/// det(sqrt(3 / fan_in)) with fan_in = numel / shape[0].
+void det_fill(nn::Module& m) {
+    NoGradGuard ng;
+    for (auto& [name, t] : m.named_parameters()) {
+        Tensor v;
+        if (ends_with(name, ".beta") || ends_with(name, ".gamma")) v = testing::det_tensor(t.shape(), 7, name, 0.5, DType::f64);
+        else if (t.dim() == 1 && ends_with(name, ".weight")) v = testing::det_tensor(t.shape(), 7, name, 0.2, DType::f64) + 1.0;
+        else if (t.dim() == 1) v = testing::det_tensor(t.shape(), 7, name, 0.1, DType::f64);
+        else v = testing::det_tensor(t.shape(), 7, name, std::sqrt(3.0 / static_cast<double>(t.numel() / t.size(0))), DType::f64);
+        copy_(t, v);
+    }
+}
+Tensor det_input(const Shape& s, uint64_t seed, const char* name) { return testing::det_tensor(s, seed, name, 1.0); }
+
+models::NAFNetConfig nafnet_small() {
+    models::NAFNetConfig c;
+    c.width = 8;
+    c.enc_blocks = {1, 1};
+    c.middle_blocks = 1;
+    c.dec_blocks = {1, 1};
+    return c;
+}
+models::HINetConfig hinet_small() {
+    models::HINetConfig c;
+    c.wf = 8;
+    c.depth = 3;
+    c.hin_position_left = 1;
+    return c;
+}
+
+Tensor param(const nn::Module& m, const std::string& name) {
+    for (auto& [n, t] : m.named_parameters())
+        if (n == name) return t;
+    FAIL("no parameter " << name);
+    return {};
+}
+
+int64_t count_parameters(const nn::Module& m) {
+    int64_t n = 0;
+    for (auto& p : m.parameters()) n += p.numel();
+    return n;
+}
+
+/// Converts every tensor of m to float64 in place (the handles stay valid).
+void to_f64(nn::Module& m) {
+    NoGradGuard ng;
+    for (auto& [n, t] : m.state_dict()) {
+        const Tensor c = to(detach(t), DType::f64);
+        t.impl()->storage = c.impl()->storage;
+        t.impl()->dtype = DType::f64;
+    }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+TEST_CASE("NAFNet (width 8, 37x45 input, padded inside): output, input and weight gradients match PyTorch") {
+    Generator gen(0);
+    models::NAFNet net(nafnet_small(), gen);
+    det_fill(net);
+    CHECK(net.state_dict().size() == 100);
+    const Tensor x = detach(det_input({1, 3, 37, 45}, 11, "x")).requires_grad_(true);
+    const Tensor out = net(x);
+    REQUIRE(out.shape() == Shape{1, 3, 37, 45});
+    const double e_out = relerr(out, fx("nafnet_small_out"));
+    CHECK(e_out <= testing::kDeepTol);
+    const Tensor w = det_input(out.shape(), 13, "w");
+    const auto g = grad({sum(out * w)}, {x, param(net, "encoders.0.0.conv2.weight")});
+    const double e_gx = relerr(g[0], fx("nafnet_small_gx")), e_gw = relerr(g[1], fx("nafnet_small_gw"));
+    CHECK(e_gx <= testing::kDeepTol);
+    CHECK(e_gw <= testing::kDeepTol);
+    MESSAGE("relerr out " << e_out << ", d/dx " << e_gx << ", d/d encoders.0.0.conv2.weight " << e_gw);
+}
+
+TEST_CASE("NAFNet GoPro width-32 (17.1 M parameters, 28 blocks at the bottom) matches PyTorch") {
+    const auto t0 = std::chrono::steady_clock::now();
+    Generator gen(0);
+    models::NAFNet net(models::NAFNetConfig::gopro(32), gen);
+    CHECK(count_parameters(net) == 17111907);
+    det_fill(net);
+    const double t_init = seconds_since(t0);
+    NoGradGuard ng;
+    const Tensor out = net(det_input({1, 3, 64, 64}, 11, "x"));
+    const double e = relerr(out, fx("nafnet_gopro32_out"));
+    CHECK(e <= testing::kDeepTol);
+    MESSAGE("relerr " << e << " (construct + fill " << t_init << " s, forward " << seconds_since(t0) - t_init << " s)");
+}
+
+TEST_CASE("HINet (wf 8, depth 3, HIN at levels 1-2): both stages and the input gradient match PyTorch") {
+    Generator gen(0);
+    models::HINet net(hinet_small(), gen);
+    det_fill(net);
+    // HIN only where asked, CSFF only in stage 2's downsampling blocks
+    CHECK(!static_cast<models::UNetConvBlock&>((*net.down_path_1)[0]).norm);
+    CHECK(static_cast<models::UNetConvBlock&>((*net.down_path_1)[1]).norm);
+    CHECK(!static_cast<models::UNetConvBlock&>((*net.down_path_1)[1]).csff_enc);
+    CHECK(static_cast<models::UNetConvBlock&>((*net.down_path_2)[1]).csff_dec);
+    CHECK(!static_cast<models::UNetConvBlock&>((*net.down_path_2)[2]).csff_enc);
+    const Tensor x = detach(det_input({1, 3, 32, 32}, 11, "x")).requires_grad_(true);
+    const auto [out1, out2] = net.forward_both(x);
+    const double e1 = relerr(out1, fx("hinet_small_out1")), e2 = relerr(out2, fx("hinet_small_out2"));
+    CHECK(e1 <= testing::kDeepTol);
+    CHECK(e2 <= testing::kDeepTol);
+    const Tensor loss = sum(out1 * det_input(out1.shape(), 13, "w1")) + sum(out2 * det_input(out2.shape(), 13, "w2"));
+    const double eg = relerr(grad({loss}, {x})[0], fx("hinet_small_gx"));
+    CHECK(eg <= testing::kDeepTol);
+    MESSAGE("relerr stage 1 " << e1 << ", stage 2 " << e2 << ", d/dx " << eg);
+    {
+        NoGradGuard ng; // forward() is the stage-2 image; other sizes are padded and cropped back
+        CHECK(relerr(net(x), out2) == 0);
+        const Tensor odd = det_input({2, 3, 13, 10}, 3, "odd");
+        const auto both = net.forward_both(odd);
+        CHECK(both[0].shape() == odd.shape());
+        CHECK(both[1].shape() == odd.shape());
+    }
+}
+
+TEST_CASE("HINet default (wf 64, depth 5, 88.7 M parameters) matches PyTorch") {
+    const auto t0 = std::chrono::steady_clock::now();
+    Generator gen(0);
+    models::HINet net(models::HINetConfig{}, gen);
+    CHECK(count_parameters(net) == 88669702);
+    CHECK(net.state_dict().size() == 198);
+    det_fill(net);
+    const double t_init = seconds_since(t0);
+    NoGradGuard ng;
+    const Tensor out = net(det_input({1, 3, 64, 64}, 11, "x"));
+    const double e = relerr(out, fx("hinet_default_out"));
+    CHECK(e <= testing::kDeepTol);
+    MESSAGE("relerr " << e << " (construct + fill " << t_init << " s, forward " << seconds_since(t0) - t_init << " s)");
+    models::HINet gopro(models::HINetConfig::gopro(), gen); // HIN at levels 3..4 only: 3 x 2 fewer norm tensors
+    CHECK(gopro.state_dict().size() == 198 - 12);
+}
+
+TEST_CASE("load_module_weights: BasicSR .pth, safetensors, checkpoints, DataParallel names; errors name the file") {
+    Generator gen(1);
+    models::NAFNet ref(nafnet_small(), gen);
+    det_fill(ref);
+    const Tensor x = det_input({1, 3, 37, 45}, 11, "x");
+    NoGradGuard ng;
+    const Tensor want = ref(x);
+    const std::string pth = dir() + "nafnet_small_basicsr.pth";
+
+    SUBCASE("the BasicSR file, found under 'params' or named") {
+        for (const char* key : {"", "params"}) {
+            models::NAFNet net(nafnet_small(), gen);
+            io::load_module_weights(net, pth, key);
+            CHECK(relerr(net(x), want) == 0); // the same float32 values
+            CHECK(relerr(net(x), fx("nafnet_small_out")) <= testing::kDeepTol);
+        }
+        models::NAFNet net(nafnet_small(), gen);
+        test::check_error([&] { io::load_module_weights(net, pth, "params_ema"); },
+                          {"load_module_weights", "nafnet_small_basicsr.pth", "no key 'params_ema'", "'params'"});
+    }
+    SUBCASE("safetensors round trip with metadata, a Checkpoint prefix, and module. names") {
+        const std::string path = tmp_path("nafnet.safetensors");
+        io::save_module_weights(ref, path, {{"arch", "NAFNet"}});
+        CHECK(io::load_safetensors(path).metadata.at("arch") == "NAFNet");
+        models::NAFNet a(nafnet_small(), gen);
+        io::load_module_weights(a, path);
+        CHECK(relerr(a(x), want) == 0);
+
+        io::Checkpoint ck;
+        ck.add("model", ref);
+        ck.add("step", from_vector(std::vector<int64_t>{7}, {DType::i64}));
+        ck.save(path);
+        models::NAFNet b(nafnet_small(), gen);
+        io::load_module_weights(b, path, "model");
+        CHECK(relerr(b(x), want) == 0);
+        test::check_error([&] { io::load_module_weights(b, path, "opt"); }, {path.c_str(), "'opt.'"});
+
+        std::vector<std::pair<std::string, Tensor>> dp;
+        for (auto& [k, t] : ref.state_dict()) dp.emplace_back("module." + k, detach(t));
+        io::save_safetensors(path, dp);
+        models::NAFNet c(nafnet_small(), gen);
+        io::load_module_weights(c, path);
+        CHECK(relerr(c(x), want) == 0);
+        std::filesystem::remove(path);
+    }
+    SUBCASE("missing, unexpected and wrongly shaped keys; other files") {
+        const std::string path = tmp_path("broken.safetensors");
+        auto sd = ref.state_dict();
+        models::NAFNet net(nafnet_small(), gen);
+        const Tensor before = clone(net.intro->weight);
+
+        io::save_safetensors(path, {sd.begin() + 1, sd.end()}); // without the first tensor
+        test::check_error([&] { io::load_module_weights(net, path); },
+                          {"load_module_weights", path.c_str(), sd[0].first.c_str(), "1 of its 100"});
+        auto extra = sd;
+        extra.emplace_back("encoders.0.0.conv9.weight", zeros({2}));
+        io::save_safetensors(path, extra);
+        test::check_error([&] { io::load_module_weights(net, path); }, {path.c_str(), "'encoders.0.0.conv9.weight'"});
+        CHECK(relerr(net.intro->weight, before) == 0); // nothing was loaded
+
+        auto wide = nafnet_small();
+        wide.width = 16;
+        models::NAFNet w16(wide, gen);
+        test::check_error([&] { io::load_module_weights(w16, pth); },
+                          {"nafnet_small_basicsr.pth", "'params'", "shape [8,3,3,3]", "[16,3,3,3]"});
+        models::HINet h(hinet_small(), gen);
+        test::check_error([&] { io::load_module_weights(h, pth); }, {"nafnet_small_basicsr.pth", "does not have", "HINet"});
+
+        test::check_error([&] { io::load_module_weights(net, tmp_path("nonexistent.pth")); },
+                          {"load_module_weights", "nonexistent.pth", "no such file"});
+        { std::ofstream(path) << "not weights at all\n"; }
+        test::check_error([&] { io::load_module_weights(net, path); }, {path.c_str(), "neither a safetensors"});
+        std::filesystem::remove(path);
+    }
+}
+
+TEST_CASE("NAFNet and HINet reject wrong inputs and configurations") {
+    Generator gen(0);
+    models::NAFNet net(nafnet_small(), gen);
+    test::check_error([&] { net(zeros({1, 1, 16, 16})); }, {"NAFNet", "[N, 3, H, W]", "[1,1,16,16]"});
+    test::check_error([&] { net(zeros({3, 16, 16})); }, {"NAFNet", "[3,16,16]"});
+    models::HINet hin(hinet_small(), gen);
+    test::check_error([&] { hin(zeros({1, 4, 16, 16})); }, {"HINet", "[N, 3, H, W]", "[1,4,16,16]"});
+    auto bad = nafnet_small();
+    bad.dec_blocks = {1};
+    test::check_error([&] { models::NAFNet n(bad, gen); }, {"NAFNetConfig", "2 encoder levels but 1 decoder"});
+    auto odd = hinet_small();
+    odd.wf = 7;
+    test::check_error([&] { models::HINet h(odd, gen); }, {"HINetConfig", "wf 7", "even"});
+}
+
+TEST_CASE("NAFNet's input gradient: float64 finite differences (width 4, one block per level)") {
+    Generator gen(0);
+    models::NAFNetConfig c;
+    c.width = 4;
+    c.enc_blocks = {1};
+    c.middle_blocks = 1;
+    c.dec_blocks = {1};
+    models::NAFNet net(c, gen);
+    det_fill(net);
+    to_f64(net);
+    for (const Shape& s : {Shape{1, 3, 6, 6}, Shape{1, 3, 5, 7}}) { // the second is padded inside
+        INFO(to_string(s));
+        const auto r = testing::gradcheck([&](const std::vector<Tensor>& v) { return net(v[0]); },
+                                          {det_input(s, 11, "x")});
+        CHECK_MESSAGE(r.ok, r.message);
+        MESSAGE("gradcheck " << to_string(s) << " worst relerr " << r.worst);
+    }
+}
