@@ -40,7 +40,7 @@ public:
         for (auto& [n, old] : file_.tensors)
             VKG_CHECK(n != name, "Checkpoint::add", "'", name, "' was added twice");
         NoGradGuard ng;
-        file_.tensors.emplace_back(name, detach(t));
+        file_.tensors.emplace_back(name, to(detach(t), Device{})); // device tensors are saved from the host
     }
 
     // --- files ---

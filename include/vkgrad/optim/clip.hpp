@@ -18,8 +18,14 @@ inline double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm
     VKG_CHECK(max_norm > 0, "clip_grad_norm_", "max_norm must be positive, got ", max_norm);
     NoGradGuard ng;
     double sq = 0;
-    for (auto& p : params)
-        if (p.grad().defined()) sq += sum(pow(to(p.grad(), DType::f64), 2.0)).item();
+    Tensor device_sq; // on a device (no float64 there): one float32 sum, read back once
+    for (auto& p : params) {
+        const Tensor& g = p.grad();
+        if (!g.defined()) continue;
+        if (g.device().type == DeviceType::cpu) sq += sum(pow(to(g, DType::f64), 2.0)).item();
+        else device_sq = device_sq.defined() ? device_sq + sum(g * g) : sum(g * g);
+    }
+    if (device_sq.defined()) sq += to(device_sq, Device{}).item();
     const double norm = std::sqrt(sq);
     VKG_CHECK(std::isfinite(norm), "clip_grad_norm_", "the gradient norm is ", norm, " (a NaN or infinite gradient)");
     const double coef = max_norm / (norm + 1e-6);
