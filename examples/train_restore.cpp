@@ -1,0 +1,358 @@
+// train_restore — trains a regression network (NAFNet) to remove camera-shake blur.
+//
+//   train_restore --data DIR --kernels KERNELS.npy --val-data DIR --val-kernels KERNELS.npy
+//                 --out MODEL.safetensors [--ckpt RUN.ckpt] [--resume] [--samples SHEET.png]
+//                 [--steps 20000] [--batch 8] [--crop 128] [--size 512] [--lr 1e-3] [--wd 1e-3]
+//                 [--beta2 0.9] [--clip 0.01] [--ema 0] [--noise 0] [--val-every 500]
+//                 [--ckpt-every 200] [--width 32] [--enc 1,1,1,28] [--middle 1] [--dec 1,1,1,1]
+//                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit]
+//
+// Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
+// made on the fly — a random crop (with a margin the kernel needs), random flips, a random
+// kernel of --kernels (from `blur kernels`), the blur computed on the margin and cut away, so
+// there are no border artefacts — optional Gaussian noise. Validation: every image of
+// --val-data at --size, blurred once with kernel i of --val-kernels (reflected borders, as
+// `blur apply` does); PSNR/SSIM of the restored images are reported next to the blurred ones'.
+//
+// NAFNet's GoPro recipe by default: PSNR loss, AdamW (betas 0.9/0.9, weight decay 1e-3),
+// cosine schedule to 1e-7, gradient-norm clipping at 0.01. Checkpoints (model, optimizer,
+// EMA, generators, step) every --ckpt-every steps and when interrupted (Ctrl-C); --resume
+// continues from one. --overfit trains on one fixed batch (the CI check that losses fall).
+#include <vkgrad/data/motion_blur.hpp>
+#include <vkgrad/io/checkpoint.hpp>
+#include <vkgrad/io/image.hpp>
+#include <vkgrad/io/progress.hpp>
+#include <vkgrad/metrics.hpp>
+#include <vkgrad/models/nafnet.hpp>
+#include <vkgrad/vkgrad.hpp>
+#ifdef VKGRAD_WITH_VULKAN
+#include <vkgrad/vulkan.hpp>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace vkgrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+struct Args {
+    std::map<std::string, std::string> v;
+    std::set<std::string> flags;
+    std::string str(const char* k, const std::string& def = "") const {
+        auto it = v.find(k);
+        return it == v.end() ? def : it->second;
+    }
+    double num(const char* k, double def) const {
+        auto it = v.find(k);
+        if (it == v.end()) return def;
+        size_t used = 0;
+        double x = 0;
+        try { x = std::stod(it->second, &used); } catch (...) { used = 0; }
+        VKG_CHECK(used == it->second.size() && used > 0, "train_restore", k, " '", it->second, "' is not a number");
+        return x;
+    }
+    int64_t integer(const char* k, int64_t def) const { return static_cast<int64_t>(num(k, static_cast<double>(def))); }
+    std::vector<int64_t> list(const char* k, const std::vector<int64_t>& def) const {
+        auto it = v.find(k);
+        if (it == v.end()) return def;
+        std::vector<int64_t> out;
+        std::string s = it->second;
+        for (size_t pos = 0; pos <= s.size();) {
+            const size_t comma = std::min(s.find(',', pos), s.size());
+            out.push_back(std::stoll(s.substr(pos, comma - pos)));
+            pos = comma + 1;
+        }
+        return out;
+    }
+};
+
+std::vector<fs::path> image_files(const std::string& dir, const char* flag) {
+    VKG_CHECK(fs::is_directory(dir), "train_restore", flag, " '", dir, "' is not a directory");
+    std::vector<fs::path> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        std::string ext = e.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    VKG_CHECK(!out.empty(), "train_restore", flag, " '", dir, "' holds no PNG or JPEG images");
+    return out;
+}
+
+/// An image file as [3, size, size] in [0, 1]: the shorter side resized to size, centre-cropped.
+Tensor load_square(const fs::path& p, int64_t size) {
+    Tensor img = io::load_image(p.string()); // [1, 3, H, W]
+    const int64_t H = img.size(2), W = img.size(3), s = std::min(H, W);
+    if (H != W) img = io::center_crop(img, s, s);
+    if (s != size) img = io::resize(img, size, size, s > size ? io::Resize::area : io::Resize::bicubic);
+    return reshape(clamp(img, 0, 1), {3, size, size});
+}
+
+Tensor load_kernels(const std::string& path) {
+    Tensor k = io::load_npy(path);
+    VKG_CHECK(k.dim() == 3 && k.size(1) == k.size(2) && k.size(1) % 2 == 1 && k.size(0) >= 1 && is_floating(k.dtype()),
+              "train_restore", "kernel file '", path, "' must hold float [N, k, k] with odd k, got ",
+              dtype_name(k.dtype()), " ", to_string(k.shape()));
+    return to(k, DType::f32);
+}
+
+/// One training pair: blurred and sharp crops [3, crop, crop].
+std::pair<Tensor, Tensor> make_pair(const std::vector<Tensor>& images, const Tensor& kernels, int64_t crop,
+                                    double noise, Generator& gen) {
+    const Tensor& img = images[static_cast<size_t>(gen.uniform() * static_cast<double>(images.size())) % images.size()];
+    const int64_t ks = kernels.size(1), m = ks / 2, big = crop + 2 * m;
+    Tensor region = io::random_crop(unsqueeze(img, 0), big, big, gen);
+    if (gen.uniform() < 0.5) region = io::hflip(region);
+    if (gen.uniform() < 0.5) region = io::vflip(region);
+    const int64_t ki = static_cast<int64_t>(gen.uniform() * static_cast<double>(kernels.size(0))) % kernels.size(0);
+    const Tensor kernel = reshape(narrow(kernels, 0, ki, 1), {ks, ks});
+    Tensor blurred = data::blur_image(reshape(region, {3, big, big}), kernel);
+    blurred = narrow(narrow(blurred, 1, m, crop), 2, m, crop);
+    if (noise > 0) blurred = blurred + randn(blurred.shape(), gen) * noise;
+    const Tensor sharp = narrow(narrow(reshape(region, {3, big, big}), 1, m, crop), 2, m, crop);
+    return {clamp(blurred, 0, 1), sharp};
+}
+
+Device pick_device(const std::string& name) {
+    if (name == "cpu") return Device{};
+#ifdef VKGRAD_WITH_VULKAN
+    if (name == "vulkan") return vulkan::device(); // throws, saying why, without a device
+#else
+    VKG_CHECK(name != "vulkan", "train_restore", "this build has no Vulkan support (install libvulkan-dev, rebuild)");
+#endif
+    detail::fail("train_restore", "--device must be cpu or vulkan, got '", name, "'");
+}
+
+int run(const Args& a) {
+    const int64_t steps = a.integer("--steps", 20000), batch = a.integer("--batch", 8), crop = a.integer("--crop", 128);
+    const int64_t size = a.integer("--size", 512), val_every = a.integer("--val-every", 500);
+    const int64_t ckpt_every = a.integer("--ckpt-every", 200);
+    const double lr = a.num("--lr", 1e-3), wd = a.num("--wd", 1e-3), beta2 = a.num("--beta2", 0.9);
+    const double clip = a.num("--clip", 0.01), ema_decay = a.num("--ema", 0), noise = a.num("--noise", 0);
+    const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 0));
+    const bool overfit = a.flags.count("--overfit") > 0;
+    VKG_CHECK(steps >= 1 && batch >= 1 && crop >= 16 && size >= crop, "train_restore",
+              "need --steps >= 1, --batch >= 1, --crop >= 16 and --size >= --crop");
+    VKG_CHECK(ema_decay >= 0 && ema_decay < 1, "train_restore", "--ema must be in [0, 1)");
+    VKG_CHECK(a.v.count("--data") && a.v.count("--kernels") && a.v.count("--out"), "train_restore",
+              "--data, --kernels and --out are required (see --help)");
+    if (a.v.count("--threads")) set_num_threads(static_cast<int>(a.integer("--threads", 0)));
+    const Device dev = pick_device(a.str("--device", "cpu"));
+
+    models::NAFNetConfig cfg;
+    cfg.width = a.integer("--width", 32);
+    cfg.enc_blocks = a.list("--enc", {1, 1, 1, 28});
+    cfg.middle_blocks = a.integer("--middle", 1);
+    cfg.dec_blocks = a.list("--dec", {1, 1, 1, 1});
+    cfg.validate();
+
+    // --- data ---
+    const Tensor kernels = load_kernels(a.str("--kernels"));
+    VKG_CHECK(size >= crop + kernels.size(1) - 1, "train_restore", "--size ", size, " is too small for crops of ", crop,
+              " plus the kernel margin ", kernels.size(1) - 1);
+    std::vector<Tensor> train_images;
+    for (const auto& p : image_files(a.str("--data"), "--data")) train_images.push_back(load_square(p, size));
+    std::vector<Tensor> val_blurred, val_sharp;
+    if (a.v.count("--val-data")) {
+        const Tensor vk = load_kernels(a.str("--val-kernels", a.str("--kernels")));
+        const auto files = image_files(a.str("--val-data"), "--val-data");
+        for (size_t i = 0; i < files.size(); ++i) {
+            const Tensor sharp = load_square(files[i], size);
+            const int64_t ki = static_cast<int64_t>(i) % vk.size(0);
+            val_sharp.push_back(unsqueeze(sharp, 0));
+            val_blurred.push_back(unsqueeze(clamp(data::blur_image(sharp, reshape(narrow(vk, 0, ki, 1), {vk.size(1), vk.size(2)})), 0, 1), 0));
+        }
+    }
+    std::fprintf(stderr, "train_restore: %zu training images, %lld kernels %lldx%lld, %zu validation images\n",
+                 train_images.size(), static_cast<long long>(kernels.size(0)), static_cast<long long>(kernels.size(1)),
+                 static_cast<long long>(kernels.size(2)), val_sharp.size());
+
+    // --- model, optimizer, schedule ---
+    Generator init(seed), data_gen(seed + 1);
+    models::NAFNet model(cfg, init);
+    std::unique_ptr<models::NAFNet> ema;
+    if (ema_decay > 0) {
+        ema = std::make_unique<models::NAFNet>(cfg, init);
+        ema->load_state_dict([&] { std::map<std::string, Tensor> m; for (auto& [k, t] : model.state_dict()) m[k] = t; return m; }());
+    }
+    int64_t params = 0;
+    for (auto& p : model.parameters()) params += p.numel();
+    std::fprintf(stderr, "train_restore: NAFNet width %lld, %lld parameters, device %s\n",
+                 static_cast<long long>(cfg.width), static_cast<long long>(params), a.str("--device", "cpu").c_str());
+    model.move_to(dev);
+    if (ema) ema->move_to(dev);
+    optim::AdamW opt(model.parameters(), lr, wd, {0.9, beta2});
+    optim::CosineAnnealingLR schedule(opt, steps, 1e-7);
+    int64_t step = 0;
+    const std::string ckpt = a.str("--ckpt", a.str("--out") + ".ckpt");
+    const auto save_ckpt = [&] {
+        io::Checkpoint c;
+        c.add("model", model);
+        if (ema) c.add("ema", *ema);
+        c.add("opt", opt);
+        c.add("rng.data", data_gen);
+        c.metadata = cfg.to_metadata();
+        c.metadata["step"] = std::to_string(step);
+        c.save(ckpt);
+    };
+    if (a.flags.count("--resume")) {
+        VKG_CHECK(fs::exists(ckpt), "train_restore", "--resume: no checkpoint at '", ckpt, "'");
+        const auto c = io::Checkpoint::load(ckpt);
+        c.restore("model", model);
+        if (ema) c.restore("ema", *ema);
+        c.restore("opt", opt);
+        c.restore("rng.data", data_gen);
+        step = std::stoll(c.metadata.at("step"));
+        schedule.set_step(step);
+        std::fprintf(stderr, "train_restore: resumed from %s at step %lld\n", ckpt.c_str(), static_cast<long long>(step));
+    }
+
+    // --- validation ---
+    double blurred_psnr = 0, blurred_ssim = 0;
+    for (size_t i = 0; i < val_sharp.size(); ++i) {
+        blurred_psnr += metrics::psnr(val_blurred[i], val_sharp[i]) / static_cast<double>(val_sharp.size());
+        blurred_ssim += metrics::ssim(val_blurred[i], val_sharp[i]) / static_cast<double>(val_sharp.size());
+    }
+    double last_val = 0;
+    const auto validate = [&] {
+        if (val_sharp.empty()) return;
+        NoGradGuard ng;
+        models::NAFNet& net = ema ? *ema : model;
+        double p = 0, s = 0;
+        std::vector<Tensor> sheet;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (size_t i = 0; i < val_sharp.size(); ++i) {
+            const Tensor out = clamp(to(net.forward(to(val_blurred[i], dev)), Device{}), 0, 1);
+            p += metrics::psnr(out, val_sharp[i]) / static_cast<double>(val_sharp.size());
+            s += metrics::ssim(out, val_sharp[i]) / static_cast<double>(val_sharp.size());
+            if (i < 3) sheet.insert(sheet.end(), {val_blurred[i], out, val_sharp[i]});
+        }
+        last_val = p;
+        std::fprintf(stderr, "validation at step %lld: PSNR %.2f dB, SSIM %.4f (blurred input %.2f dB, %.4f) in %.1f s\n",
+                     static_cast<long long>(step), p, s, blurred_psnr, blurred_ssim,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (a.v.count("--samples")) io::save_grid(a.str("--samples"), concat(sheet, 0), 3);
+    };
+
+    // --- training ---
+    std::signal(SIGINT, on_sigint);
+    std::vector<Tensor> fixed_b, fixed_s;
+    if (overfit) {
+        Generator g(seed + 7);
+        for (int64_t i = 0; i < batch; ++i) {
+            auto [b, s] = make_pair(train_images, kernels, crop, noise, g);
+            fixed_b.push_back(unsqueeze(b, 0));
+            fixed_s.push_back(unsqueeze(s, 0));
+        }
+    }
+    io::Progress progress(steps);
+    double loss_avg = 0;
+    std::vector<double> losses_seen; // for the summary line: mean of the first and of the last 5
+    const auto t_start = std::chrono::steady_clock::now();
+    while (step < steps && !g_interrupted) {
+        std::vector<Tensor> bs, ss;
+        if (overfit) {
+            bs = fixed_b;
+            ss = fixed_s;
+        } else {
+            for (int64_t i = 0; i < batch; ++i) {
+                auto [b, s] = make_pair(train_images, kernels, crop, noise, data_gen);
+                bs.push_back(unsqueeze(b, 0));
+                ss.push_back(unsqueeze(s, 0));
+            }
+        }
+        const Tensor xb = to(concat(bs, 0), dev), xs = to(concat(ss, 0), dev);
+        opt.zero_grad();
+        const Tensor loss = losses::psnr_loss(model.forward(xb), xs);
+        loss.backward();
+        if (clip > 0) optim::clip_grad_norm_(model.parameters(), clip);
+        opt.step();
+        schedule.step();
+        if (ema) optim::ema_update(*ema, model, ema_decay);
+        ++step;
+        const double l = to(detach(loss), Device{}).item();
+        VKG_CHECK(std::isfinite(l), "train_restore", "the loss is not finite at step ", step);
+        losses_seen.push_back(l);
+        loss_avg = loss_avg == 0 ? l : 0.98 * loss_avg + 0.02 * l;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        progress.update(step, {{"loss", l}, {"loss_avg", loss_avg}, {"lr", opt.groups[0].lr},
+                               {"val_psnr", last_val}, {"img/s", secs > 0 ? static_cast<double>(batch) * static_cast<double>(step) / secs : 0}});
+        if (step % ckpt_every == 0) save_ckpt();
+        if (val_every > 0 && step % val_every == 0) validate();
+    }
+    save_ckpt();
+    if (g_interrupted) {
+        std::fprintf(stderr, "train_restore: interrupted at step %lld; checkpoint saved to %s (continue with --resume)\n",
+                     static_cast<long long>(step), ckpt.c_str());
+        return 130;
+    }
+    if (val_every <= 0 || step % val_every != 0) validate();
+    const size_t k = std::min<size_t>(5, losses_seen.size());
+    double first = 0, last = 0;
+    for (size_t i = 0; i < k; ++i) {
+        first += losses_seen[i] / static_cast<double>(k);
+        last += losses_seen[losses_seen.size() - 1 - i] / static_cast<double>(k);
+    }
+    std::printf("loss: mean of the first %zu steps %.4f and of the last %zu steps %.4f\n", k, first, k, last);
+    // The final weights: the EMA when there is one, with the architecture in the metadata.
+    auto meta = cfg.to_metadata();
+    meta["steps"] = std::to_string(step);
+    meta["val_psnr"] = std::to_string(last_val);
+    meta["val_blurred_psnr"] = std::to_string(blurred_psnr);
+    NoGradGuard ng;
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (auto& [k, t] : (ema ? static_cast<nn::Module&>(*ema) : model).state_dict()) tensors.emplace_back(k, to(t, Device{}));
+    io::save_safetensors(a.str("--out"), tensors, meta);
+    std::printf("wrote %s\n", a.str("--out").c_str());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string k = argv[i];
+        if (k == "--help" || k == "-h") {
+            std::fprintf(stderr, "see the comment at the top of examples/train_restore.cpp for the flags\n");
+            return 2;
+        }
+        if (k == "--resume" || k == "--overfit") {
+            a.flags.insert(k);
+            continue;
+        }
+        if (k.rfind("--", 0) != 0 || i + 1 >= argc) {
+            std::fprintf(stderr, "train_restore: expected '--flag value', got '%s'\n", k.c_str());
+            return 2;
+        }
+        a.v[k] = argv[++i];
+    }
+    static const std::set<std::string> known = {
+        "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
+        "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every",
+        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads"};
+    for (auto& [k, v] : a.v)
+        if (!known.count(k)) {
+            std::fprintf(stderr, "train_restore: unknown flag %s (see --help)\n", k.c_str());
+            return 2;
+        }
+    try {
+        return run(a);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "train_restore: %s\n", e.what());
+        return 1;
+    }
+}

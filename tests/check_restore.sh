@@ -1,0 +1,64 @@
+#!/bin/sh
+# Issue 7/8 in CI: train_restore overfits one fixed batch at a tiny size (the loss stays finite
+# and falls), an interrupted run resumes from its checkpoint, deblur runs the trained weights,
+# and bad inputs end with a clear message and a non-zero exit. With a Vulkan device (lavapipe
+# in CI) a few training steps also run there.
+# usage: check_restore.sh BUILD_DIR SOURCE_DIR
+set -eu
+B=$1
+S=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; cat "$T/log" 2>/dev/null | tail -5; exit 1; }
+
+"$B/examples/blur" kernels --count 4 --size 9 --seed 3 --out "$T/k.npy" > "$T/log" 2>&1 || fail "blur kernels"
+mkdir "$T/data"
+cp "$S/docs/demo/sharp_face.png" "$T/data/"
+tiny="--data $T/data --kernels $T/k.npy --batch 2 --crop 32 --size 64 --width 8 --enc 1,1 --middle 1 --dec 1,1
+      --val-every 0 --overfit --lr 2e-3 --clip 0 --threads 2"
+
+# 1. Overfitting one batch: the mean loss of the last 5 steps is below that of the first 5.
+"$B/examples/train_restore" $tiny --steps 40 --out "$T/m.safetensors" > "$T/log" 2>&1 || fail "train_restore"
+line=$(grep "^loss:" "$T/log") || fail "no loss summary"
+echo "overfit: $line"
+echo "$line" | awk '{ if (!($8 == $8 + 0) || !($15 == $15 + 0) || !($15 < $8 - 0.5)) exit 1 }' || fail "loss did not fall: $line"
+
+# 2. Resume: 10 steps, then 10 more from the checkpoint.
+"$B/examples/train_restore" $tiny --steps 10 --out "$T/r.safetensors" --ckpt "$T/r.ckpt" > "$T/log" 2>&1 || fail "first half"
+"$B/examples/train_restore" $tiny --steps 20 --out "$T/r.safetensors" --ckpt "$T/r.ckpt" --resume > "$T/log" 2>&1 || fail "resume"
+grep -q "resumed from .* at step 10" "$T/log" || fail "did not resume at step 10"
+
+# 3. deblur with the weights just trained, on an image whose size is not a multiple of 4.
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 || fail "deblur"
+[ -s "$T/out.png" ] || fail "deblur wrote nothing"
+
+# 4. Errors: a clear message and exit code 1, no crash.
+expect_error() {
+  rc=0
+  "$@" > "$T/log" 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || fail "expected exit 1 from: $* (got $rc)"
+  grep -q "$want" "$T/log" || fail "message lacks '$want': $(cat "$T/log")"
+}
+want="does not exist" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/missing.safetensors"
+want="does not exist" expect_error "$B/examples/deblur" --in "$T/missing.png" --out "$T/x.png" --weights "$T/m.safetensors"
+printf 'not an image' > "$T/bad.png"
+want="bad.png" expect_error "$B/examples/deblur" --in "$T/bad.png" --out "$T/x.png" --weights "$T/m.safetensors"
+python3 -c "
+import struct
+h = \"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 4), }\"
+h = h + ' ' * (118 - len(h)) + '\n'
+open('$T/k44.npy', 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) + h.encode() + bytes(2 * 16 * 4))"
+want="odd k" expect_error "$B/examples/train_restore" --data "$T/data" --kernels "$T/k44.npy" --out "$T/y.safetensors" --steps 1
+[ ! -e "$T/x.png" ] || fail "a failed deblur left an output file"
+
+# 5. The device: a few steps on Vulkan when there is one.
+if [ -n "${VKGRAD_CHECK_VULKAN:-}" ]; then
+  if "$B/examples/train_restore" $tiny --clip 0.5 --steps 6 --device vulkan --out "$T/v.safetensors" > "$T/log" 2>&1; then
+    echo "vulkan: $(grep '^loss:' "$T/log")"
+  elif grep -q "no Vulkan device" "$T/log"; then
+    echo "vulkan: skipped (no device)"
+  else
+    fail "train_restore on vulkan"
+  fi
+fi
+echo "check_restore: all passed"
