@@ -165,7 +165,9 @@ TEST_CASE("stylegan2: full-size config-f generators and discriminators match the
         const Tensor want = fx(tag + "_img_sample.npy");
         const Tensor idx = arange(0.0, static_cast<double>(img.numel()), 997.0, {DType::i64});
         REQUIRE(idx.numel() == want.numel());
-        CHECK(relerr(index_select(reshape(img, {img.numel()}), 0, idx), want) < testing::kDeepTol);
+        const double e_img = relerr(index_select(reshape(img, {img.numel()}), 0, idx), want);
+        MESSAGE("G" << gc.R << " relerr: image sample " << e_img);
+        CHECK(e_img < testing::kDeepTol);
         // Per (sample, channel) mean and standard deviation cover every pixel, not just the sample.
         const Tensor stats = fx(tag + "_img_stats.npy");
         const Tensor flat = reshape(to(img, DType::f64), {img.size(0) * 3, gc.R * gc.R});
@@ -184,7 +186,9 @@ TEST_CASE("stylegan2: full-size config-f generators and discriminators match the
         det_fill(D);
         NoGradGuard ng;
         const Tensor x = testing::det_tensor({dc.N, 3, dc.R, dc.R}, 11, "d_input", 1.0);
-        CHECK(relerr(D.forward(x), fx("d" + std::to_string(dc.R) + "_logits.npy")) < testing::kDeepTol);
+        const double e = relerr(D.forward(x), fx("d" + std::to_string(dc.R) + "_logits.npy"));
+        MESSAGE("D" << dc.R << " relerr: logits " << e);
+        CHECK(e < testing::kDeepTol);
     }
 }
 
