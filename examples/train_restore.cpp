@@ -262,6 +262,7 @@ int run(const Args& a) {
     double loss_avg = 0;
     std::vector<double> losses_seen; // for the summary line: mean of the first and of the last 5
     const auto t_start = std::chrono::steady_clock::now();
+    const int64_t start_step = step; // images/s counts this run's steps, not resumed ones
     while (step < steps && !g_interrupted) {
         std::vector<Tensor> bs, ss;
         if (overfit) {
@@ -289,7 +290,7 @@ int run(const Args& a) {
         loss_avg = loss_avg == 0 ? l : 0.98 * loss_avg + 0.02 * l;
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         progress.update(step, {{"loss", l}, {"loss_avg", loss_avg}, {"lr", opt.groups[0].lr},
-                               {"val_psnr", last_val}, {"img/s", secs > 0 ? static_cast<double>(batch) * static_cast<double>(step) / secs : 0}});
+                               {"val_psnr", last_val}, {"img/s", secs > 0 ? static_cast<double>(batch * (step - start_step)) / secs : 0}});
         if (step % ckpt_every == 0) save_ckpt();
         if (val_every > 0 && step % val_every == 0) validate();
     }
