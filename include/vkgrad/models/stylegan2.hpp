@@ -85,18 +85,54 @@ public:
     /// ws [N, num_ws, w_dim] -> images [N, img_channels, R, R] (not clamped; about [-1, 1]).
     /// `rng` is needed for NoiseMode::random.
     Tensor forward(const Tensor& ws, NoiseMode noise = NoiseMode::constant, Generator* rng = nullptr) {
+        return run(ws, noise, rng, Tensor(), 0, 0);
+    }
+    /// The output of block `res`'s upsampling conv (conv0) — the feature map an inversion
+    /// encoder predicts (BDInvert's "base code": res 16 gives [N, C(16), 16, 16]).
+    /// Requires 8 <= res <= R, a power of two.
+    Tensor features_at(const Tensor& ws, int64_t res, NoiseMode noise = NoiseMode::constant, Generator* rng = nullptr) {
+        check_block("features_at", res);
+        return run(ws, noise, rng, Tensor(), 0, res);
+    }
+    /// The image rendered from a replacement for features_at(ws, res): blocks below `res` are
+    /// skipped and the RGB skip path restarts at block res's toRGB; ws rows before block res's
+    /// conv1 are ignored.
+    Tensor forward_from(const Tensor& ws, const Tensor& features, int64_t res, NoiseMode noise = NoiseMode::constant,
+                        Generator* rng = nullptr) {
+        check_block("forward_from", res);
+        VKG_CHECK(features.dim() == 4 && features.size(0) == ws.size(0) && features.size(1) == config.channels(res) &&
+                      features.size(2) == res && features.size(3) == res,
+                  "StyleGAN2Synthesis::forward_from", "features must be [", ws.size(0), ", ", config.channels(res), ", ",
+                  res, ", ", res, "], got ", to_string(features.shape()));
+        return run(ws, noise, rng, features, res, 0);
+    }
+    std::string name() const override { return "StyleGAN2Synthesis"; }
+
+private:
+    void check_block(const char* op, int64_t res) const {
+        VKG_CHECK(res >= 8 && res <= config.resolution && (res & (res - 1)) == 0, op, "res ", res,
+                  " is not a block with an upsampling conv (8..", config.resolution, ")");
+    }
+    /// The blocks in order. start: features replacing block start_res's conv0 output; stop_res:
+    /// return block stop_res's conv0 output instead of the image.
+    Tensor run(const Tensor& ws, NoiseMode noise, Generator* rng, const Tensor& start, int64_t start_res, int64_t stop_res) {
         const int64_t N = ws.size(0);
         VKG_CHECK(ws.dim() == 3 && ws.size(1) == config.num_ws() && ws.size(2) == config.w_dim, "StyleGAN2Synthesis",
                   "ws must be [N, ", config.num_ws(), ", ", config.w_dim, "], got ", to_string(ws.shape()));
         auto w_at = [&](int64_t i) { return reshape(narrow(ws, 1, i, 1), {N, config.w_dim}); };
         Tensor x, img;
-        int64_t wi = 0;
+        int64_t wi = 0; // block r = 2^k uses ws[2k-5] (conv0), ws[2k-4] (conv1), ws[2k-3] (toRGB)
         for (auto& b : blocks) {
+            if (b->resolution < start_res) {
+                wi += b->num_conv();
+                continue;
+            }
             if (b->resolution == 4) {
                 x = expand(unsqueeze(b->const_input, 0), {N, b->const_input.size(0), 4, 4});
             } else {
-                x = b->conv0->forward(x, w_at(wi), noise, rng);
+                x = b->resolution == start_res ? start : b->conv0->forward(x, w_at(wi), noise, rng);
                 ++wi;
+                if (b->resolution == stop_res) return x;
             }
             x = b->conv1->forward(x, w_at(wi), noise, rng);
             ++wi;
@@ -105,7 +141,6 @@ public:
         }
         return img;
     }
-    std::string name() const override { return "StyleGAN2Synthesis"; }
 };
 
 /// Truncation and style options of StyleGAN2Generator::mapping.
