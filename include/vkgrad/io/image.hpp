@@ -358,14 +358,18 @@ inline void save_grid(const std::string& path, const Tensor& batch, int64_t cols
 ///     (adaptive_avg_pool2d); for other factors torch averages whole pixels over overlapping
 ///     bins instead, so results differ there.
 /// requires: h, w >= 1.
-/// ensures: returns [N, C, h, w]; differentiable in img (each mode is two matrix products).
+/// ensures: returns [N, C, h, w]; differentiable in img (two matrix products, or block means
+///   for integer area factors).
 inline Tensor resize(const Tensor& img, int64_t h, int64_t w, Resize mode) {
     vkgrad::detail::check_image("resize", img);
     VKG_CHECK(is_floating(img.dtype()), "resize", "needs a floating tensor, got ", dtype_name(img.dtype()));
     VKG_CHECK(h >= 1 && w >= 1, "resize", "output size ", h, "x", w, " must be positive");
     if (mode == Resize::bilinear) return interpolate(img, h, w, Interp::bilinear, false);
     if (mode == Resize::bicubic) return interpolate(img, h, w, Interp::bicubic, false);
-    const Tensor rows = detail::area_matrix(img.size(2), h, img), cols = detail::area_matrix(img.size(3), w, img);
+    const int64_t N = img.size(0), C = img.size(1), H = img.size(2), W = img.size(3);
+    if (H % h == 0 && W % w == 0) // integer factors: block means, the same weights without two dense products
+        return mean(reshape(img, {N, C, h, H / h, w, W / w}), {3, 5});
+    const Tensor rows = detail::area_matrix(H, h, img), cols = detail::area_matrix(W, w, img);
     return matmul(matmul(rows, img), transpose(cols, 0, 1));
 }
 
