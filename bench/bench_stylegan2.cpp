@@ -17,7 +17,7 @@
 #include <string>
 
 #include <vkgrad/models/stylegan2.hpp>
-#include <vkgrad/testing/detparam.hpp>
+#include <vkgrad/testing/stylegan2_params.hpp>
 #include <vkgrad/core/numpy_random.hpp>
 
 using namespace vkgrad;
@@ -28,19 +28,6 @@ double peak_rss_mb() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_maxrss) / 1024.0; // Linux reports KiB
-}
-
-/// The fixture script's deterministic parameters (tests/test_stylegan2.cpp det_fill).
-void det_fill(nn::Module& m) {
-    NoGradGuard ng;
-    for (auto& [name, t] : m.state_dict()) {
-        const bool weight = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
-        const double a = weight ? (name.rfind("mapping.fc", 0) == 0 ? 100.0 : 1.0) * std::sqrt(3.0)
-                         : name == "mapping.w_avg" ? 0.5 : 1.0;
-        Tensor v = testing::det_tensor(t.shape(), 11, name, a);
-        if (name.size() > 12 && name.compare(name.size() - 12, 12, ".affine.bias") == 0) v = v + 1.0;
-        copy_(t, v);
-    }
 }
 
 } // namespace
@@ -65,7 +52,7 @@ int main(int argc, char** argv) {
         net = std::make_unique<models::StyleGAN2Discriminator>(c, init);
         input = testing::det_tensor({N, 3, c.resolution, c.resolution}, 11, "d_input", 1.0);
     }
-    det_fill(*net);
+    testing::det_fill_stylegan2(*net);
     std::printf("ready %.1f\n", peak_rss_mb());
     std::fflush(stdout);
     for (std::string line; std::getline(std::cin, line);) {

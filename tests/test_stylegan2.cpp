@@ -12,7 +12,7 @@
 
 #include <vkgrad/models/stylegan2.hpp>
 #include <vkgrad/models/stylegan2_import.hpp>
-#include <vkgrad/testing/detparam.hpp>
+#include <vkgrad/testing/stylegan2_params.hpp>
 
 using namespace vkgrad;
 using testing::relerr;
@@ -31,25 +31,6 @@ Tensor raw_f32(const std::string& path, const Shape& shape) {
     f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
     REQUIRE(f.gcount() == static_cast<std::streamsize>(v.size() * 4));
     return from_vector(std::vector<double>(v.begin(), v.end()), shape);
-}
-
-/// The fixture script's parameter rules (its manifest.json "params"): detparam seed 11; weights
-/// uniform with unit variance (a = sqrt 3, like NVIDIA's N(0, 1) init; the mapping's 100x that,
-/// its N(0, 1/lr_mul^2)), w_avg a = 0.5, everything else a = 1; affine biases get +1 so styles
-/// sit around 1 as in a trained network. Smaller weights would shrink every layer's signal and
-/// leave the first layers of a deep network untested.
-void det_fill(nn::Module& m) {
-    NoGradGuard ng;
-    const auto ends_with = [](const std::string& s, const std::string& t) {
-        return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-    };
-    for (auto& [name, t] : m.state_dict()) {
-        const double a = ends_with(name, ".weight") ? (name.rfind("mapping.fc", 0) == 0 ? 100.0 : 1.0) * std::sqrt(3.0)
-                         : name == "mapping.w_avg" ? 0.5 : 1.0;
-        Tensor v = testing::det_tensor(t.shape(), 11, name, a);
-        if (ends_with(name, ".affine.bias")) v = v + 1.0;
-        copy_(t, v);
-    }
 }
 
 models::StyleGAN2Config config_f(int64_t R) {
@@ -111,8 +92,8 @@ TEST_CASE("stylegan2: a 64 px network matches the PyTorch reference, R1's double
     Generator init(0);
     models::StyleGAN2Generator G(c, init);
     models::StyleGAN2Discriminator D(c, init);
-    det_fill(G);
-    det_fill(D);
+    testing::det_fill_stylegan2(G);
+    testing::det_fill_stylegan2(D);
     {
         NoGradGuard ng;
         const Tensor z = fx("g64_z.npy");
@@ -139,8 +120,8 @@ TEST_CASE("stylegan2: conv_clamp clamps as NVIDIA's natively trained networks do
     Generator init(0);
     models::StyleGAN2Generator G(c, init);
     models::StyleGAN2Discriminator D(c, init);
-    det_fill(G);
-    det_fill(D);
+    testing::det_fill_stylegan2(G);
+    testing::det_fill_stylegan2(D);
     NoGradGuard ng;
     CHECK(relerr(G.forward(fx("g64_z.npy"), {0.7}), fx("g64c_img.npy")) < testing::kDeepTol);
     CHECK(relerr(D.forward(testing::det_tensor({4, 3, 64, 64}, 11, "d_input", 1.0)), fx("g64c_dlogits.npy")) <
@@ -157,7 +138,7 @@ TEST_CASE("stylegan2: full-size config-f generators and discriminators match the
         const std::string tag = "g" + std::to_string(gc.R);
         Generator init(0);
         models::StyleGAN2Generator G(config_f(gc.R), init);
-        det_fill(G);
+        testing::det_fill_stylegan2(G);
         NoGradGuard ng;
         const Tensor ws = G.mapping(fx(tag + "_z.npy"), {gc.psi});
         CHECK(relerr(reshape(narrow(ws, 1, 0, 1), {ws.size(0), 512}), fx(tag + "_ws.npy")) < 5e-5);
@@ -183,7 +164,7 @@ TEST_CASE("stylegan2: full-size config-f generators and discriminators match the
         auto c = config_f(dc.R);
         c.mbstd_group = dc.group;
         models::StyleGAN2Discriminator D(c, init);
-        det_fill(D);
+        testing::det_fill_stylegan2(D);
         NoGradGuard ng;
         const Tensor x = testing::det_tensor({dc.N, 3, dc.R, dc.R}, 11, "d_input", 1.0);
         const double e = relerr(D.forward(x), fx("d" + std::to_string(dc.R) + "_logits.npy"));
@@ -196,7 +177,7 @@ TEST_CASE("stylegan2: rendering from a replacement feature map (the inversion en
     auto c = config_g64();
     Generator init(0);
     models::StyleGAN2Generator G(c, init);
-    det_fill(G);
+    testing::det_fill_stylegan2(G);
     NoGradGuard ng;
     const Tensor ws = G.mapping(fx("g64_z.npy"), {0.7});
     const Tensor f16 = G.synthesis->features_at(ws, 16);
