@@ -1,17 +1,17 @@
-// deblur — removes camera-shake blur from photos with a regression network (NAFNet).
+// deblur — removes camera-shake blur from photos with a regression network (NAFNet or HINet).
 //
 //   deblur --in IN.png --out OUT.png [--weights W] [--device cpu|vulkan] [--threads N] [--compare SHEET.png]
 //   deblur --in DIR --out DIR [...]                 every PNG/JPEG of DIR, same names, written as PNG
 //
 // Without --weights it uses the small face model trained here (weights/nafnet_faces_small.safetensors,
-// see weights/README.md). W may also be a vkgrad safetensors file from train_restore, or an
-// official NAFNet release (BasicSR .pth with a "params" key) together with --config
-// gopro-width32 | gopro-width64. Any image size works (the network pads internally); gray
-// images stay gray. --compare writes input | output side by side.
+// see weights/README.md). W may also be a vkgrad safetensors file (NAFNet or HINet, from
+// train_restore), or an official release (BasicSR .pth with a "params" key) together with
+// --config nafnet-gopro-width32 | nafnet-gopro-width64 | hinet-gopro. Any image size works (the
+// network pads internally); gray images stay gray. --compare writes input | output side by side.
 #include <vkgrad/io/image.hpp>
 #include <vkgrad/io/module_weights.hpp>
 #include <vkgrad/io/progress.hpp>
-#include <vkgrad/models/nafnet.hpp>
+#include <vkgrad/models/regression.hpp>
 #include <vkgrad/vkgrad.hpp>
 #ifdef VKGRAD_WITH_VULKAN
 #include <vkgrad/vulkan.hpp>
@@ -56,27 +56,12 @@ Device pick_device(const std::string& name) {
     detail::fail("deblur", "--device must be cpu or vulkan, got '", name, "'");
 }
 
-/// The network a weights file describes: vkgrad files carry the architecture in their metadata,
-/// official .pth files need --config.
-std::unique_ptr<models::NAFNet> load_model(const std::string& path, const std::string& config) {
+/// The network a weights file describes (models/regression.hpp): vkgrad files carry the
+/// architecture in their metadata, official .pth files need --config.
+std::unique_ptr<nn::Module> load_model(const std::string& path, const std::string& config) {
     VKG_CHECK(fs::exists(path), "deblur", "weights file '", path, "' does not exist",
               config.empty() && path == default_weights() ? " (the default model ships in weights/; is this a full clone?)" : "");
-    models::NAFNetConfig cfg;
-    if (!config.empty()) {
-        VKG_CHECK(config == "gopro-width32" || config == "gopro-width64", "deblur", "--config must be gopro-width32 or ",
-                  "gopro-width64, got '", config, "'");
-        cfg = models::NAFNetConfig::gopro(config == "gopro-width32" ? 32 : 64);
-    } else {
-        const std::string ext = fs::path(path).extension().string();
-        VKG_CHECK(ext == ".safetensors", "deblur", "'", path, "' is not a vkgrad safetensors file: give --config ",
-                  "gopro-width32 or gopro-width64 for an official NAFNet .pth");
-        cfg = models::NAFNetConfig::from_metadata(io::load_safetensors(path).metadata, path);
-    }
-    Generator init(0);
-    auto net = std::make_unique<models::NAFNet>(cfg, init);
-    io::load_module_weights(*net, path);
-    net->eval();
-    return net;
+    return models::load_regression_network(path, config);
 }
 
 /// Whether the three planes of [1, 3, H, W] are equal (how load_image returns a gray file).
@@ -95,7 +80,7 @@ bool is_image(const fs::path& p) {
 }
 
 /// Restores one file; returns the seconds the network took.
-double deblur_file(models::NAFNet& net, Device dev, const fs::path& in, const fs::path& out, const std::string& compare) {
+double deblur_file(nn::Module& net, Device dev, const fs::path& in, const fs::path& out, const std::string& compare) {
     const Tensor img = io::load_image(in.string()); // [1, 3, H, W] in [0, 1]; gray files come as three equal planes
     const bool gray = is_gray(img);
     const auto t0 = Clock::now();
@@ -119,7 +104,8 @@ int main(int argc, char** argv) {
         const std::string k = argv[i];
         if (k == "--help" || k == "-h" || k.rfind("--", 0) != 0 || i + 1 >= argc) {
             std::fprintf(stderr,
-                         "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W] [--config gopro-width32|gopro-width64]\n"
+                         "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
+                         "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
                          "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png]\n");
             return 2;
         }

@@ -13,6 +13,7 @@
 #include <vkgrad/io/module_weights.hpp>
 #include <vkgrad/models/hinet.hpp>
 #include <vkgrad/models/nafnet.hpp>
+#include <vkgrad/models/regression.hpp>
 #include <vkgrad/testing/detparam.hpp>
 
 using namespace vkgrad;
@@ -243,6 +244,44 @@ TEST_CASE("load_module_weights: BasicSR .pth, safetensors, checkpoints, DataPara
         test::check_error([&] { io::load_module_weights(net, path); }, {path.c_str(), "neither a safetensors"});
         std::filesystem::remove(path);
     }
+}
+
+TEST_CASE("load_regression_network: NAFNet or HINet from a file's metadata or a named official configuration") {
+    Generator gen(2);
+    const Tensor x = det_input({1, 3, 20, 24}, 11, "x");
+    NoGradGuard ng;
+    const std::string path = tmp_path("regression.safetensors");
+    models::NAFNet naf(nafnet_small(), gen);
+    det_fill(naf);
+    io::save_module_weights(naf, path, naf.config.to_metadata());
+    auto a = models::load_regression_network(path);
+    CHECK(a->name() == "NAFNet");
+    CHECK(relerr(a->forward(x), naf(x)) == 0);
+
+    models::HINet hin(hinet_small(), gen);
+    det_fill(hin);
+    io::save_module_weights(hin, path, hin.config.to_metadata());
+    auto b = models::load_regression_network(path);
+    CHECK(b->name() == "HINet");
+    CHECK(static_cast<models::HINet&>(*b).config.hin_position_left == 1);
+    CHECK(relerr(b->forward(x), hin(x)) == 0);
+
+    test::check_error([&] { models::load_regression_network(dir() + "nafnet_small_basicsr.pth"); },
+                      {"nafnet_small_basicsr.pth", "not a vkgrad safetensors file", "hinet-gopro"});
+    test::check_error([&] { models::load_regression_network(dir() + "nafnet_small_basicsr.pth", "nafnet-gopro-width32"); },
+                      {"nafnet_small_basicsr.pth", "does not have", "NAFNet needs"});
+    test::check_error([&] { models::load_regression_network(path, "unet"); }, {"unknown configuration 'unet'"});
+    test::check_error([&] { models::load_regression_network(tmp_path("absent.safetensors")); },
+                      {"absent.safetensors", "does not exist"});
+    auto meta = hin.config.to_metadata();
+    meta["arch"] = "stylegan2";
+    io::save_module_weights(hin, path, meta);
+    test::check_error([&] { models::load_regression_network(path); }, {path.c_str(), "'stylegan2'", "not a regression"});
+    meta["arch"] = "hinet";
+    meta["depth"] = "five";
+    io::save_module_weights(hin, path, meta);
+    test::check_error([&] { models::load_regression_network(path); }, {"HINetConfig", "'depth' = 'five'", "not an integer"});
+    std::filesystem::remove(path);
 }
 
 TEST_CASE("NAFNet and HINet reject wrong inputs and configurations") {

@@ -33,7 +33,9 @@
 // (identical for RGB; it makes a gray HINet possible).
 #pragma once
 #include <array>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,7 @@
 #include "../nn/sequential.hpp"
 #include "../ops/norm.hpp"
 #include "../ops/shape.hpp"
+#include "metadata.hpp"
 
 namespace vkgrad::models {
 
@@ -57,6 +60,33 @@ struct HINetConfig {
     static HINetConfig gopro() {
         HINetConfig c;
         c.hin_position_left = 3;
+        return c;
+    }
+    /// The "__metadata__" entries of a vkgrad HINet file (arch "hinet").
+    std::map<std::string, std::string> to_metadata() const {
+        std::ostringstream slope;
+        slope.precision(17);
+        slope << relu_slope;
+        return {{"arch", "hinet"},
+                {"in_chn", std::to_string(in_chn)},
+                {"wf", std::to_string(wf)},
+                {"depth", std::to_string(depth)},
+                {"relu_slope", slope.str()},
+                {"hin_position_left", std::to_string(hin_position_left)},
+                {"hin_position_right", std::to_string(hin_position_right)}};
+    }
+    /// Reads to_metadata()'s entries; `what` names the file in errors. Ensures validate().
+    static HINetConfig from_metadata(const std::map<std::string, std::string>& m, const std::string& what) {
+        const MetadataReader r(m, "HINetConfig", what);
+        r.expect_arch("hinet");
+        HINetConfig c;
+        c.in_chn = r.integer("in_chn");
+        c.wf = r.integer("wf");
+        c.depth = r.integer("depth");
+        c.relu_slope = r.real("relu_slope");
+        c.hin_position_left = r.integer("hin_position_left");
+        c.hin_position_right = r.integer("hin_position_right");
+        c.validate();
         return c;
     }
     bool use_hin(int64_t level) const { return hin_position_left <= level && level <= hin_position_right; }

@@ -28,6 +28,7 @@
 #include "../ops/layers.hpp"
 #include "../ops/pool.hpp"
 #include "../ops/shape.hpp"
+#include "metadata.hpp"
 
 namespace vkgrad::models {
 
@@ -44,51 +45,23 @@ struct NAFNetConfig {
     /// The "__metadata__" entries a trained model's safetensors file carries (train_restore
     /// writes them; deblur rebuilds the network from them).
     std::map<std::string, std::string> to_metadata() const {
-        const auto list = [](const std::vector<int64_t>& v) {
-            std::string s;
-            for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-            return s;
-        };
         return {{"arch", "nafnet"},
                 {"img_channels", std::to_string(img_channels)},
                 {"width", std::to_string(width)},
-                {"enc_blocks", list(enc_blocks)},
+                {"enc_blocks", join_ints(enc_blocks)},
                 {"middle_blocks", std::to_string(middle_blocks)},
-                {"dec_blocks", list(dec_blocks)}};
+                {"dec_blocks", join_ints(dec_blocks)}};
     }
     /// Reads to_metadata()'s entries; `what` names the file in errors. Ensures validate().
     static NAFNetConfig from_metadata(const std::map<std::string, std::string>& m, const std::string& what) {
-        const auto get = [&](const char* k) -> const std::string& {
-            auto it = m.find(k);
-            VKG_CHECK(it != m.end(), "NAFNetConfig", "'", what, "': metadata has no '", k, "'");
-            return it->second;
-        };
-        const auto integer = [&](const std::string& s, const char* k) {
-            size_t used = 0;
-            long long v = -1;
-            try { v = std::stoll(s, &used); } catch (...) { used = 0; }
-            VKG_CHECK(used == s.size() && used > 0, "NAFNetConfig", "'", what, "': metadata '", k, "' = '", s,
-                      "' is not an integer");
-            return static_cast<int64_t>(v);
-        };
-        const auto list = [&](const char* k) {
-            std::vector<int64_t> v;
-            const std::string& s = get(k);
-            size_t pos = 0;
-            while (pos <= s.size() && !s.empty()) {
-                const size_t comma = std::min(s.find(',', pos), s.size());
-                v.push_back(integer(s.substr(pos, comma - pos), k));
-                pos = comma + 1;
-            }
-            return v;
-        };
-        VKG_CHECK(get("arch") == "nafnet", "NAFNetConfig", "'", what, "' holds a '", get("arch"), "', not a NAFNet");
+        const MetadataReader r(m, "NAFNetConfig", what);
+        r.expect_arch("nafnet");
         NAFNetConfig c;
-        c.img_channels = integer(get("img_channels"), "img_channels");
-        c.width = integer(get("width"), "width");
-        c.enc_blocks = list("enc_blocks");
-        c.middle_blocks = integer(get("middle_blocks"), "middle_blocks");
-        c.dec_blocks = list("dec_blocks");
+        c.img_channels = r.integer("img_channels");
+        c.width = r.integer("width");
+        c.enc_blocks = r.list("enc_blocks");
+        c.middle_blocks = r.integer("middle_blocks");
+        c.dec_blocks = r.list("dec_blocks");
         c.validate();
         return c;
     }

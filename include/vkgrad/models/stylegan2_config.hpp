@@ -20,6 +20,7 @@
 #include <string>
 
 #include "../core/error.hpp"
+#include "metadata.hpp"
 
 namespace vkgrad::models {
 
@@ -92,41 +93,19 @@ struct StyleGAN2Config {
         VKG_CHECK(it != m.end() && it->second == "vkgrad.stylegan2", op, "'", what,
                   "' is not a converted StyleGAN2 file (no __metadata__ format 'vkgrad.stylegan2'); convert the "
                   "checkpoint with build/weights/convert first");
-        auto get = [&](const char* key) -> const std::string& {
-            auto f = m.find(key);
-            VKG_CHECK(f != m.end(), op, "'", what, "': __metadata__ has no '", key, "'");
-            return f->second;
-        };
-        auto integer = [&](const char* key) {
-            const std::string& s = get(key);
-            size_t pos = 0;
-            long long v = 0;
-            try { v = std::stoll(s, &pos); } catch (...) { pos = 0; }
-            VKG_CHECK(pos == s.size() && !s.empty(), op, "'", what, "': __metadata__ '", key, "' = '", s,
-                      "' is not an integer");
-            return static_cast<int64_t>(v);
-        };
-        auto real = [&](const char* key) {
-            const std::string& s = get(key);
-            size_t pos = 0;
-            double v = 0;
-            try { v = std::stod(s, &pos); } catch (...) { pos = 0; }
-            VKG_CHECK(pos == s.size() && !s.empty(), op, "'", what, "': __metadata__ '", key, "' = '", s,
-                      "' is not a number");
-            return v;
-        };
+        const MetadataReader r(m, op, what);
         StyleGAN2Config c;
-        c.resolution = integer("resolution");
-        c.img_channels = integer("img_channels");
-        c.z_dim = integer("z_dim");
-        c.w_dim = integer("w_dim");
-        c.mapping_layers = integer("mapping_layers");
-        c.lr_multiplier = real("lr_multiplier");
-        c.channel_base = integer("channel_base");
-        c.channel_max = integer("channel_max");
-        c.conv_clamp = real("conv_clamp");
-        c.mbstd_group = integer("mbstd_group");
-        c.mbstd_channels = integer("mbstd_channels");
+        c.resolution = r.integer("resolution");
+        c.img_channels = r.integer("img_channels");
+        c.z_dim = r.integer("z_dim");
+        c.w_dim = r.integer("w_dim");
+        c.mapping_layers = r.integer("mapping_layers");
+        c.lr_multiplier = r.real("lr_multiplier");
+        c.channel_base = r.integer("channel_base");
+        c.channel_max = r.integer("channel_max");
+        c.conv_clamp = r.real("conv_clamp");
+        c.mbstd_group = r.integer("mbstd_group");
+        c.mbstd_channels = r.integer("mbstd_channels");
         c.validate();
         return c;
     }

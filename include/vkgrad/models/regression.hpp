@@ -1,0 +1,61 @@
+// vkgrad/models/regression.hpp — the paper's first stage, whichever network it is: builds
+// NAFNet or HINet from a weights file.
+//
+// vkgrad safetensors files (train_restore's output) carry their architecture in "__metadata__"
+// ("arch" = "nafnet" | "hinet" and the sizes), so they need nothing else. The official releases
+// (BasicSR .pth files with a "params" key) carry only weights: name their configuration.
+//
+//   config               network
+//   nafnet-gopro-width32 NAFNet GoPro, width 32 (NAFNet-GoPro-width32.pth); "gopro-width32" also accepted
+//   nafnet-gopro-width64 NAFNet GoPro, width 64 (NAFNet-GoPro-width64.pth); "gopro-width64" also accepted
+//   hinet-gopro          HINet GoPro (HINet-GoPro.pth): wf 64, depth 5, HIN at levels 3..4
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "../io/module_weights.hpp"
+#include "../io/safetensors.hpp"
+#include "hinet.hpp"
+#include "nafnet.hpp"
+
+namespace vkgrad::models {
+
+/// The configurations load_regression_network accepts for official .pth files, for help texts.
+inline const char* regression_config_names() { return "nafnet-gopro-width32 | nafnet-gopro-width64 | hinet-gopro"; }
+
+/// Requires: `path` exists; a vkgrad safetensors file when `config` is empty, else a file with
+/// the named configuration's parameters. Ensures: the network, weights loaded, in eval mode, on
+/// the CPU; its forward maps [N, 3, H, W] (any H, W) to the restored image of the same shape.
+/// Errors name the file and what is wrong (missing file, unknown config, foreign metadata,
+/// missing or misshapen parameters).
+inline std::unique_ptr<nn::Module> load_regression_network(const std::string& path, const std::string& config = "") {
+    const char* op = "load_regression_network";
+    VKG_CHECK(std::filesystem::exists(path), op, "weights file '", path, "' does not exist");
+    Generator init(0); // every parameter is overwritten by the file
+    std::unique_ptr<nn::Module> net;
+    if (config.empty()) {
+        const std::string ext = std::filesystem::path(path).extension().string();
+        VKG_CHECK(ext == ".safetensors", op, "'", path, "' is not a vkgrad safetensors file: for an official .pth ",
+                  "name its configuration (", regression_config_names(), ")");
+        const auto meta = io::load_safetensors(path).metadata;
+        const MetadataReader r(meta, op, path);
+        const std::string& arch = r.str("arch");
+        if (arch == "nafnet") net = std::make_unique<NAFNet>(NAFNetConfig::from_metadata(meta, path), init);
+        else if (arch == "hinet") net = std::make_unique<HINet>(HINetConfig::from_metadata(meta, path), init);
+        else detail::fail(op, "'", path, "' holds a '", arch, "' network, not a regression network (nafnet, hinet)");
+    } else if (config == "nafnet-gopro-width32" || config == "gopro-width32") {
+        net = std::make_unique<NAFNet>(NAFNetConfig::gopro(32), init);
+    } else if (config == "nafnet-gopro-width64" || config == "gopro-width64") {
+        net = std::make_unique<NAFNet>(NAFNetConfig::gopro(64), init);
+    } else if (config == "hinet-gopro") {
+        net = std::make_unique<HINet>(HINetConfig::gopro(), init);
+    } else {
+        detail::fail(op, "unknown configuration '", config, "' (", regression_config_names(), ")");
+    }
+    io::load_module_weights(*net, path);
+    net->eval();
+    return net;
+}
+
+} // namespace vkgrad::models
