@@ -2,6 +2,8 @@
 // reference loop, and argument errors.
 #include "support.hpp"
 
+#include <vkgrad/cpu/conv.hpp>
+
 using namespace vkgrad;
 using vkgrad::test::check_error;
 using vkgrad::testing::relerr;
@@ -43,7 +45,9 @@ struct ConvCase {
 };
 const ConvCase kCases[] = {
     {{2, 16, 40, 33}, {24, 16, 3, 3}, ConvParams::torch(1, 1)},       // several tiles per image
-    {{1, 8, 64, 64}, {8, 1, 3, 3}, ConvParams::torch(1, 1, 1, 8)},    // depthwise
+    {{1, 8, 64, 64}, {8, 1, 3, 3}, ConvParams::torch(1, 1, 1, 8)},    // depthwise (the direct kernels)
+    {{2, 5, 13, 9}, {5, 1, 5, 3}, {{1, 1}, {3, 0, 1, 4}, {2, 1}, 5}}, // depthwise: dilated, padding past the taps
+    {{1, 4, 12, 12}, {4, 1, 3, 3}, {{2, 2}, {1, 1, 1, 1}, {1, 1}, 4}}, // depthwise, stride 2: im2col + GEMM
     {{3, 32, 20, 20}, {16, 32, 1, 1}, ConvParams::torch()},           // pointwise
     {{1, 6, 31, 30}, {4, 3, 5, 5}, {{2, 1}, {2, 1, 0, 3}, {1, 2}, 2}}, // everything at once
 };
@@ -147,4 +151,35 @@ TEST_CASE("conv2d: memory of a 64->64 3x3 convolution on 1x64x512x512, forward a
     const double peak = static_cast<double>(cpu_allocator().stats().peak_bytes - base);
     MESSAGE("peak above the inputs: " << peak / 1048576 << " MiB, budget " << budget / 1048576 << " MiB");
     CHECK(peak <= budget);
+}
+
+TEST_CASE("conv2d: the direct depthwise kernels agree with im2col + GEMM (forward and both gradients)") {
+    Generator gen(12);
+    const ConvCase cases[] = {
+        {{2, 8, 17, 23}, {8, 1, 3, 3}, ConvParams::torch(1, 1, 1, 8)},
+        {{1, 3, 9, 11}, {3, 1, 5, 3}, {{1, 1}, {2, 0, 1, 3}, {2, 1}, 3}},
+        {{1, 2, 4, 5}, {2, 1, 3, 3}, {{1, 1}, {4, 4, 4, 4}, {1, 1}, 2}}, // whole output rows of padding only
+        {{3, 4, 6, 6}, {4, 1, 1, 1}, ConvParams::torch(1, 0, 1, 4)},
+    };
+    for (const auto& c : cases) {
+        INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+        const Tensor x = randn(c.x, gen), w = randn(c.w, gen);
+        const Tensor y = conv2d(x, w, Tensor(), c.p); // shape only
+        const cpu::ConvGeom g = cpu::conv_geom(c.x, c.w, y.shape(), c.p);
+        REQUIRE(cpu::depthwise_direct(g));
+        const Tensor gy = randn(y.shape(), gen);
+        const auto xv = x.to_vector<float>(), wv = w.to_vector<float>(), gyv = gy.to_vector<float>();
+        std::vector<float> a(gyv.size()), b(gyv.size()), ga(xv.size()), gb(xv.size()), wa(wv.size()), wb(wv.size());
+        cpu::depthwise_forward(xv.data(), wv.data(), a.data(), g);
+        cpu::conv2d_forward_gemm(xv.data(), wv.data(), b.data(), g);
+        cpu::depthwise_input_grad(gyv.data(), wv.data(), ga.data(), g);
+        cpu::conv2d_input_grad_gemm(gyv.data(), wv.data(), gb.data(), g);
+        cpu::depthwise_weight_grad(xv.data(), gyv.data(), wa.data(), g);
+        cpu::conv2d_weight_grad_gemm(xv.data(), gyv.data(), wb.data(), g);
+        const auto t = [](const std::vector<float>& v) { return from_vector(v, {static_cast<int64_t>(v.size())}); };
+        CHECK(relerr(t(a), t(b)) <= testing::kForwardTol);
+        CHECK(relerr(t(ga), t(gb)) <= testing::kForwardTol);
+        CHECK(relerr(t(wa), t(wb)) <= testing::kForwardTol);
+        CHECK(relerr(reshape(t(a), y.shape()), conv2d_reference(x, w, c.p)) <= testing::kForwardTol);
+    }
 }

@@ -2,8 +2,9 @@
 //
 // The output pixels are cut into tiles of at most kTileElems col elements, so the workspace
 // stays bounded (never a whole im2col of a large image) and hot in cache. A 1x1, stride-1,
-// unpadded convolution reads its input directly as the GEMM operand. Parallel work units and
-// their GEMM sizes depend on the shapes only, so results do not depend on the thread count.
+// unpadded convolution reads its input directly as the GEMM operand. Depthwise convolutions
+// (stride 1) skip the GEMM altogether (see depthwise_forward). Parallel work units and their
+// GEMM sizes depend on the shapes only, so results do not depend on the thread count.
 #pragma once
 #include <algorithm>
 #include <vector>
@@ -110,7 +111,7 @@ inline int64_t tile_pixels(int64_t rows, int64_t P) {
 inline int64_t channel_block(const ConvGeom& g) { return std::clamp<int64_t>(256 / g.kk(), 1, g.Cg()); }
 
 /// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps; parallel over (image, group, tile).
-template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
+template <class T> void conv2d_forward_gemm(const T* x, const T* w, T* y, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), tile = tile_pixels(K, P), tiles = (P + tile - 1) / tile;
     std::vector<LeftOperand<T>> wpack; // each group's weights packed once, shared by all tiles
     for (int64_t gi = 0; gi < g.G; ++gi) wpack.emplace_back(Og, K, MatView<const T>{w + gi * Og * K, K, 1});
@@ -133,7 +134,7 @@ template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvG
 }
 
 /// gx = the adjoint of conv2d_forward in x; parallel over (image, group, channel block).
-template <class T> void conv2d_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+template <class T> void conv2d_input_grad_gemm(const T* gy, const T* w, T* gx, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
     const int64_t tile = tile_pixels(cb * g.kk(), P);
     std::fill(gx, gx + g.N * g.C * g.HW(), T(0));
@@ -160,7 +161,7 @@ template <class T> void conv2d_input_grad(const T* gy, const T* w, T* gx, const 
 
 /// gw = the adjoint of conv2d_forward in w; parallel over (group, channel block), each summing
 /// over images and tiles in a fixed order.
-template <class T> void conv2d_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+template <class T> void conv2d_weight_grad_gemm(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
     const int64_t tile = tile_pixels(cb * g.kk(), P);
     parallel_for(g.G * blocks, 1, [&](int64_t lo, int64_t hi) {
@@ -185,6 +186,125 @@ template <class T> void conv2d_weight_grad(const T* x, const T* gy, T* gw, const
             }
         }
     });
+}
+
+// --- depthwise (one input and one output channel per group, stride 1) -----------------------
+//
+// NAFNet's 3x3 depthwise convs are a third of its training time through im2col: each channel
+// is a 1 x 9 by 9 x P GEMM, too thin for the GEMM kernel, and the 9 x P copy is larger than the
+// plane itself. Directly, each tap is one row-wise saxpy over the plane (or, for the weight
+// gradient, one dot product), and a plane stays in cache across the taps. Same arithmetic
+// order for any thread count: work is split by plane (forward, input gradient) or by channel.
+
+inline bool depthwise_direct(const ConvGeom& g) {
+    return g.G == g.C && g.G == g.O && g.p.stride[0] == 1 && g.p.stride[1] == 1;
+}
+
+/// For tap (ki, kj): output rows [oh0, oh1) read input rows oh + dh, and output columns
+/// [ow0, ow1) read input columns ow + dw, all inside the input.
+struct TapRange {
+    int64_t dh, dw, oh0, oh1, ow0, ow1;
+};
+inline TapRange tap_range(const ConvGeom& g, int64_t ki, int64_t kj) {
+    TapRange t;
+    t.dh = ki * g.p.dilation[0] - g.p.padding[0];
+    t.dw = kj * g.p.dilation[1] - g.p.padding[2];
+    t.oh0 = std::clamp<int64_t>(-t.dh, 0, g.Ho);
+    t.oh1 = std::clamp<int64_t>(g.H - t.dh, t.oh0, g.Ho);
+    t.ow0 = std::clamp<int64_t>(-t.dw, 0, g.Wo);
+    t.ow1 = std::clamp<int64_t>(g.W - t.dw, t.ow0, g.Wo);
+    return t;
+}
+
+template <class T> void depthwise_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
+    parallel_for(g.N * g.C, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t c = u % g.C;
+            const T* xp = x + u * g.HW();
+            T* yp = y + u * g.P();
+            std::fill(yp, yp + g.P(), T(0));
+            for (int64_t ki = 0; ki < g.kh; ++ki)
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                    const T wv = w[(c * g.kh + ki) * g.kw + kj];
+                    const TapRange t = tap_range(g, ki, kj);
+                    for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
+                        const T* xr = xp + (oh + t.dh) * g.W + t.dw;
+                        T* yr = yp + oh * g.Wo;
+                        for (int64_t ow = t.ow0; ow < t.ow1; ++ow) yr[ow] += wv * xr[ow];
+                    }
+                }
+        }
+    });
+}
+
+template <class T> void depthwise_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+    parallel_for(g.N * g.C, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t c = u % g.C;
+            const T* gp = gy + u * g.P();
+            T* xp = gx + u * g.HW();
+            std::fill(xp, xp + g.HW(), T(0));
+            for (int64_t ki = 0; ki < g.kh; ++ki)
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                    const T wv = w[(c * g.kh + ki) * g.kw + kj];
+                    const TapRange t = tap_range(g, ki, kj);
+                    for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
+                        T* xr = xp + (oh + t.dh) * g.W + t.dw;
+                        const T* gr = gp + oh * g.Wo;
+                        for (int64_t ow = t.ow0; ow < t.ow1; ++ow) xr[ow] += wv * gr[ow];
+                    }
+                }
+        }
+    });
+}
+
+/// sum a[i] b[i] in 8 interleaved partial sums: a fixed order the compiler can vectorise (a
+/// single running sum cannot be reordered without -ffast-math, and would run scalar).
+template <class T> T dot_lanes(const T* a, const T* b, int64_t n) {
+    T lane[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) lane[k] += a[i + k] * b[i + k];
+    for (; i < n; ++i) lane[0] += a[i] * b[i];
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+/// Each tap's sum runs over images and rows in order, each row's dot product accumulated in
+/// double: the sum has N * Ho terms of up to Wo products, more than float should add up alone.
+template <class T> void depthwise_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+    parallel_for(g.C, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t c = lo; c < hi; ++c)
+            for (int64_t ki = 0; ki < g.kh; ++ki)
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                    const TapRange t = tap_range(g, ki, kj);
+                    double acc = 0;
+                    for (int64_t n = 0; n < g.N; ++n) {
+                        const T* xp = x + (n * g.C + c) * g.HW();
+                        const T* gp = gy + (n * g.C + c) * g.P();
+                        for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
+                            const T* xr = xp + (oh + t.dh) * g.W + t.dw;
+                            const T* gr = gp + oh * g.Wo;
+                            acc += static_cast<double>(dot_lanes(gr + t.ow0, xr + t.ow0, t.ow1 - t.ow0));
+                        }
+                    }
+                    gw[(c * g.kh + ki) * g.kw + kj] = static_cast<T>(acc);
+                }
+    });
+}
+
+// --- dispatch: the direct depthwise kernels where they apply, im2col + GEMM otherwise ---------
+
+template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
+    if (depthwise_direct(g)) depthwise_forward(x, w, y, g);
+    else conv2d_forward_gemm(x, w, y, g);
+}
+template <class T> void conv2d_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+    if (depthwise_direct(g)) depthwise_input_grad(gy, w, gx, g);
+    else conv2d_input_grad_gemm(gy, w, gx, g);
+}
+template <class T> void conv2d_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+    if (depthwise_direct(g)) depthwise_weight_grad(x, gy, gw, g);
+    else conv2d_weight_grad_gemm(x, gy, gw, g);
 }
 
 } // namespace vkgrad::cpu

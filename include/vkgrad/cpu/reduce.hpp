@@ -10,6 +10,7 @@
 
 #include <Eigen/Core>
 
+#include "../core/parallel.hpp"
 #include "elementwise.hpp"
 
 namespace vkgrad::cpu {
@@ -19,33 +20,43 @@ template <class T> T reduce_identity(ReduceOp op) {
     return op == ReduceOp::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
 }
 
-/// out[a, b] = reduce_r x[a, r, b]
+/// out[a, b] = reduce_r x[a, r, b]. Parallel over rows a and column blocks of b; each output
+/// element is reduced by one thread in r order, so results do not depend on the thread count.
 template <class T> void reduce_arb(ReduceOp op, const T* x, T* out, int64_t A, int64_t R, int64_t B) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    for (int64_t a = 0; a < A; ++a) {
-        const T* xa = x + a * R * B;
-        T* oa = out + a * B;
-        if (B == 1) {
-            Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> v(xa, R);
-            oa[0] = R == 0 ? reduce_identity<T>(op)
-                           : (op == ReduceOp::sum ? static_cast<T>(v.template cast<double>().sum())
-                              : op == ReduceOp::max ? v.maxCoeff()
-                                                    : v.minCoeff());
-        } else if (op == ReduceOp::sum) {
-            Eigen::Map<const Mat> m(xa, R, B);
-            Eigen::Array<double, 1, Eigen::Dynamic> acc = Eigen::Array<double, 1, Eigen::Dynamic>::Zero(B);
-            for (int64_t r = 0; r < R; ++r) acc += m.row(r).array().template cast<double>();
-            Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(oa, B) = acc.template cast<T>();
-        } else {
-            Eigen::Map<const Mat> m(xa, R, B);
-            Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> o(oa, B);
-            o.setConstant(reduce_identity<T>(op));
-            for (int64_t r = 0; r < R; ++r) {
-                if (op == ReduceOp::max) o = o.max(m.row(r).array());
-                else o = o.min(m.row(r).array());
+    if (B == 1) {
+        parallel_for(A, std::max<int64_t>(1, 32768 / std::max<int64_t>(R, 1)), [&](int64_t lo, int64_t hi) {
+            for (int64_t a = lo; a < hi; ++a) {
+                Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> v(x + a * R, R);
+                out[a] = R == 0 ? reduce_identity<T>(op)
+                                : (op == ReduceOp::sum ? static_cast<T>(v.template cast<double>().sum())
+                                   : op == ReduceOp::max ? v.maxCoeff()
+                                                         : v.minCoeff());
+            }
+        });
+        return;
+    }
+    constexpr int64_t kCols = 2048; // a column block: its double accumulator stays in L1
+    const int64_t blocks = (B + kCols - 1) / kCols;
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(R * std::min(B, kCols), 1)); // small: one thread
+    parallel_for(A * blocks, grain, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t a = u / blocks, b0 = (u % blocks) * kCols, nb = std::min(kCols, B - b0);
+            const Eigen::Map<const Mat, 0, Eigen::OuterStride<>> m(x + a * R * B + b0, R, nb, Eigen::OuterStride<>(B));
+            Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> o(out + a * B + b0, nb);
+            if (op == ReduceOp::sum) {
+                Eigen::Array<double, 1, Eigen::Dynamic> acc = Eigen::Array<double, 1, Eigen::Dynamic>::Zero(nb);
+                for (int64_t r = 0; r < R; ++r) acc += m.row(r).array().template cast<double>();
+                o = acc.template cast<T>();
+            } else {
+                o.setConstant(reduce_identity<T>(op));
+                for (int64_t r = 0; r < R; ++r) {
+                    if (op == ReduceOp::max) o = o.max(m.row(r).array());
+                    else o = o.min(m.row(r).array());
+                }
             }
         }
-    }
+    });
 }
 
 } // namespace vkgrad::cpu
