@@ -5,6 +5,11 @@
 //                      [--batch B] --out grid.png [--out-npy IMG.npy] [--out-w W.npy]
 //   stylegan2 discriminate --weights W.safetensors --images X.npy --out LOGITS.npy
 //                      [--mbstd-group G] [--device cpu|vulkan]
+//   stylegan2 random --out W.safetensors [--resolution 1024] [--z-dim 512] [--w-dim 512]
+//                      [--mapping-layers 8] [--channel-base 32768] [--channel-max 512] [--seed 0]
+//
+// random writes an untrained G and D in the converted format: for tests and for trying the
+// prior's training programs without a pretrained network (the images are not faces).
 //
 // --seeds gives exactly the latents of NVIDIA's generate.py: z = RandomState(seed).randn(1, z_dim)
 // of numpy, reimplemented bit for bit (core/numpy_random.hpp). Z.npy is float32 or float64
@@ -16,6 +21,7 @@
 #include <vkgrad/io/npy.hpp>
 #include <vkgrad/models/stylegan2.hpp>
 #include <vkgrad/models/stylegan2_import.hpp>
+#include <vkgrad/models/stylegan2_io.hpp>
 #ifdef VKGRAD_WITH_VULKAN
 #include <vkgrad/vulkan.hpp>
 #endif
@@ -43,6 +49,8 @@ int usage() {
                  "                          [--batch B] --out grid.png [--out-npy IMG.npy] [--out-w W.npy]\n"
                  "       stylegan2 discriminate --weights W.safetensors --images X.npy --out LOGITS.npy\n"
                  "                          [--mbstd-group G] [--device cpu|vulkan]\n"
+                 "       stylegan2 random --out W.safetensors [--resolution 1024] [--z-dim 512] [--w-dim 512]\n"
+                 "                          [--mapping-layers 8] [--channel-base 32768] [--channel-max 512] [--seed 0]\n"
                  "W.safetensors comes from build/weights/convert (NVIDIA TF / ADA pickles, rosinality .pt).\n");
     return 2;
 }
@@ -199,6 +207,32 @@ int discriminate(const std::map<std::string, std::string>& a) {
     return 0;
 }
 
+int random_networks(const std::map<std::string, std::string>& a) {
+    check_flags(a, {"--out", "--resolution", "--z-dim", "--w-dim", "--mapping-layers", "--channel-base",
+                    "--channel-max", "--seed"}, "random");
+    VKG_CHECK(a.count("--out"), "random", "--out W.safetensors is required");
+    models::StyleGAN2Config c;
+    c.resolution = int_flag(a, "--resolution", c.resolution);
+    c.z_dim = int_flag(a, "--z-dim", c.z_dim);
+    c.w_dim = int_flag(a, "--w-dim", c.w_dim);
+    c.mapping_layers = int_flag(a, "--mapping-layers", c.mapping_layers);
+    c.channel_base = int_flag(a, "--channel-base", c.channel_base);
+    c.channel_max = int_flag(a, "--channel-max", c.channel_max);
+    c.validate();
+    Generator init(static_cast<uint64_t>(int_flag(a, "--seed", 0)));
+    models::StyleGAN2Generator G(c, init);
+    models::StyleGAN2Discriminator D(c, init);
+    {
+        // A trained network's w_avg tracks the mean mapped w; an all-zero one would sit far from
+        // every w the mapping produces, and truncation and the prior's encoder start from it.
+        NoGradGuard ng;
+        copy_(G.mapping_net->w_avg, mean(G.mapping_net->forward(randn({1000, c.z_dim}, init)), {0}));
+    }
+    models::save_stylegan2_modules(G, &D, a.at("--out"), "vkgrad-random", "stylegan2 random");
+    std::fprintf(stderr, "random: wrote %s (%s)\n", a.at("--out").c_str(), models::describe(c).c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -216,6 +250,7 @@ int main(int argc, char** argv) {
     try {
         if (cmd == "generate") return generate(args);
         if (cmd == "discriminate") return discriminate(args);
+        if (cmd == "random") return random_networks(args);
         std::fprintf(stderr, "stylegan2: unknown command '%s'\n", cmd.c_str());
         return usage();
     } catch (const std::exception& e) {

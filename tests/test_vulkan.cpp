@@ -9,6 +9,7 @@
 #include <map>
 
 #include <vkgrad/models/hinet.hpp>
+#include <vkgrad/models/inversion_encoder.hpp>
 #include <vkgrad/models/nafnet.hpp>
 #include <vkgrad/models/stylegan2.hpp>
 #include <vkgrad/models/stylegan2_import.hpp>
@@ -472,6 +473,67 @@ TEST_CASE("NAFNet and HINet on the device equal the CPU (issue 7/8)" * doctest::
         const double e = relerr(on_cpu(gg), gc);
         CHECK(e <= kDeviceTol);
         MESSAGE(net->name() << " input gradient relerr " << e);
+    }
+}
+
+TEST_CASE("BatchNorm2d and the inversion encoder train on the device (issue 8/8)" * doctest::skip(kSkip)) {
+    // The device has no int64 arithmetic: num_batches_tracked is counted on the host and must
+    // stay right through loads and moves between devices.
+    Generator gen(3);
+    nn::BatchNorm2d bn(4);
+    const Tensor x = randn({2, 4, 5, 5}, gen);
+    const auto count = [&] { return on_cpu(bn.num_batches_tracked).item(); };
+    bn.forward(x);
+    bn.move_to(gpu());
+    bn.forward(on_gpu(x));
+    bn.forward(on_gpu(x));
+    CHECK(count() == 3);
+    std::map<std::string, Tensor> sd;
+    for (auto& [k, t] : bn.state_dict()) sd[k] = on_cpu(t);
+    sd["num_batches_tracked"] = full({}, 10, {DType::i64});
+    bn.load_state_dict(sd);
+    bn.forward(on_gpu(x));
+    CHECK(count() == 11);
+    bn.move_to(Device{});
+    bn.forward(x);
+    bn.move_to(gpu());
+    bn.forward(on_gpu(x));
+    CHECK(count() == 13);
+
+    // A small encoder in training mode (batch statistics): outputs, the input gradient and the
+    // running statistics it leaves behind equal the CPU's.
+    models::InversionEncoderConfig c;
+    c.input_size = 64;
+    c.convs_per_stage = 1;
+    c.max_channels = 16;
+    c.min_channels = 8;
+    c.feature_channels = 8;
+    c.w_dim = 16;
+    c.num_ws = 8;
+    Generator init(0);
+    models::InversionEncoder cpu_e(c, init), dev_e(c, init);
+    {
+        std::map<std::string, Tensor> all;
+        for (auto& [k, t] : cpu_e.state_dict()) all[k] = t;
+        dev_e.load_state_dict(all);
+    }
+    dev_e.move_to(gpu());
+    const Tensor img = randn({2, 3, 64, 64}, gen), w_avg = randn({16}, gen) * 0.3;
+    const auto run = [&](models::InversionEncoder& e, const Tensor& in, bool dev) {
+        const auto o = e.forward(in, dev ? on_gpu(w_avg) : w_avg);
+        return std::make_pair(o, sum(o.features) + sum(o.ws * o.ws));
+    };
+    const Tensor xc = detach(img).requires_grad_(true), xg = detach(on_gpu(img)).requires_grad_(true);
+    const auto [oc, lc] = run(cpu_e, xc, false);
+    const auto [og, lg] = run(dev_e, xg, true);
+    CHECK(relerr(on_cpu(og.features), oc.features) <= kDeviceTol);
+    CHECK(relerr(on_cpu(og.ws), oc.ws) <= kDeviceTol);
+    CHECK(relerr(on_cpu(grad({lg}, {xg})[0]), grad({lc}, {xc})[0]) <= kDeviceTol);
+    const auto sc = cpu_e.state_dict(), sg = dev_e.state_dict();
+    for (size_t i = 0; i < sc.size(); ++i) {
+        INFO(sc[i].first);
+        if (is_floating(sc[i].second.dtype())) CHECK(relerr(on_cpu(sg[i].second), sc[i].second) <= kDeviceTol);
+        else CHECK(on_cpu(sg[i].second).item() == sc[i].second.item());
     }
 }
 

@@ -43,7 +43,7 @@ inline std::unique_ptr<nn::Module> load_regression_network(const std::string& pa
         const std::string& arch = r.str("arch");
         if (arch == "nafnet") net = std::make_unique<NAFNet>(NAFNetConfig::from_metadata(meta, path), init);
         else if (arch == "hinet") net = std::make_unique<HINet>(HINetConfig::from_metadata(meta, path), init);
-        else detail::fail(op, "'", path, "' holds a '", arch, "' network, not a regression network (nafnet, hinet)");
+        else ::vkgrad::detail::fail(op, "'", path, "' holds a '", arch, "' network, not a regression network (nafnet, hinet)");
     } else if (config == "nafnet-gopro-width32" || config == "gopro-width32") {
         net = std::make_unique<NAFNet>(NAFNetConfig::gopro(32), init);
     } else if (config == "nafnet-gopro-width64" || config == "gopro-width64") {
@@ -51,7 +51,7 @@ inline std::unique_ptr<nn::Module> load_regression_network(const std::string& pa
     } else if (config == "hinet-gopro") {
         net = std::make_unique<HINet>(HINetConfig::gopro(), init);
     } else {
-        detail::fail(op, "unknown configuration '", config, "' (", regression_config_names(), ")");
+        ::vkgrad::detail::fail(op, "unknown configuration '", config, "' (", regression_config_names(), ")");
     }
     io::load_module_weights(*net, path);
     net->eval();

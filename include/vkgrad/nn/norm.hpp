@@ -49,13 +49,32 @@ public:
         num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {DType::i64}));
     }
     Tensor forward(const Tensor& x) override {
-        if (is_training()) {
-            NoGradGuard ng;
-            fill_(num_batches_tracked, num_batches_tracked.item() + 1);
-        }
+        if (is_training()) count_batch();
         return batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
     }
     std::string name() const override { return "BatchNorm2d"; }
+
+private:
+    /// num_batches_tracked += 1. A device has no int64 arithmetic, and reading the count back
+    /// on every call would stall its queue, so there the count is kept here and uploaded; it is
+    /// read back only when someone else has written the buffer since (a load, a move).
+    void count_batch() {
+        NoGradGuard ng;
+        if (num_batches_tracked.device() == Device{}) {
+            fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+            return;
+        }
+        const auto& st = num_batches_tracked.impl()->storage;
+        if (seen_storage_.lock() != st || seen_version_ != st->version)
+            count_ = static_cast<int64_t>(to(num_batches_tracked, Device{}).item());
+        ++count_;
+        copy_(num_batches_tracked, full({}, static_cast<double>(count_), {DType::i64}));
+        seen_storage_ = st;
+        seen_version_ = st->version;
+    }
+    int64_t count_ = 0;
+    std::weak_ptr<Storage> seen_storage_;
+    uint64_t seen_version_ = 0;
 };
 
 } // namespace vkgrad::nn
