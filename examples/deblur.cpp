@@ -1,16 +1,26 @@
-// deblur — removes camera-shake blur from photos with a regression network (NAFNet or HINet).
+// deblur — removes camera-shake blur from photos with a regression network (NAFNet or HINet),
+// and optionally the paper's whole method on top of it (a GAN prior and a fusion network).
 //
 //   deblur --in IN.png --out OUT.png [--weights W] [--device cpu|vulkan] [--threads N] [--compare SHEET.png]
 //   deblur --in DIR --out DIR [...]                 every PNG/JPEG of DIR, same names, written as PNG
+//   deblur ... --encoder E --generator G --fusion F [--save-intermediates DIR]
 //
 // Without --weights it uses the small face model trained here (weights/nafnet_faces_small.safetensors,
 // see weights/README.md). W may also be a vkgrad safetensors file (NAFNet or HINet, from
 // train_restore), or an official release (BasicSR .pth with a "params" key) together with
 // --config nafnet-gopro-width32 | nafnet-gopro-width64 | hinet-gopro. Any image size works (the
 // network pads internally); gray images stay gray. --compare writes input | output side by side.
+//
+// With --encoder (train_prior --out-encoder), --generator (a converted StyleGAN2, train_prior
+// --out-generator) and --fusion (train_fusion --out) the output is x_hat = F(x_R, x_G): the
+// regression output x_R, inverted into the generator (x_G), fused. All three are needed. The
+// prior expects FFHQ-aligned faces at the generator's resolution (512x512 for the FFHQ-512
+// model); other sizes are refused. --save-intermediates DIR also writes DIR/NAME_xR.png and
+// DIR/NAME_xG.png; --compare then shows input | x_R | x_G | x_hat.
 #include <vkgrad/io/image.hpp>
 #include <vkgrad/io/module_weights.hpp>
 #include <vkgrad/io/progress.hpp>
+#include <vkgrad/models/prior_pipeline.hpp>
 #include <vkgrad/models/regression.hpp>
 #include <vkgrad/vkgrad.hpp>
 #ifdef VKGRAD_WITH_VULKAN
@@ -23,6 +33,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -56,12 +67,10 @@ Device pick_device(const std::string& name) {
     detail::fail("deblur", "--device must be cpu or vulkan, got '", name, "'");
 }
 
-/// The network a weights file describes (models/regression.hpp): vkgrad files carry the
-/// architecture in their metadata, official .pth files need --config.
-std::unique_ptr<nn::Module> load_model(const std::string& path, const std::string& config) {
+/// Names the default model's absence plainly: a missing weights/ folder is a partial clone.
+void check_weights_exist(const std::string& path, const std::string& config) {
     VKG_CHECK(fs::exists(path), "deblur", "weights file '", path, "' does not exist",
               config.empty() && path == default_weights() ? " (the default model ships in weights/; is this a full clone?)" : "");
-    return models::load_regression_network(path, config);
 }
 
 /// Whether the three planes of [1, 3, H, W] are equal (how load_image returns a gray file).
@@ -79,20 +88,48 @@ bool is_image(const fs::path& p) {
     return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
 }
 
-/// Restores one file; returns the seconds the network took.
-double deblur_file(nn::Module& net, Device dev, const fs::path& in, const fs::path& out, const std::string& compare) {
+/// What deblur runs: the regression network alone, or the whole method (prior set).
+struct Restorer {
+    std::unique_ptr<nn::Module> regression;
+    std::optional<models::PriorPipeline> prior;
+    void move_to(Device dev) {
+        if (prior) prior->move_to(dev);
+        else regression->move_to(dev);
+    }
+};
+
+/// Restores one file; returns the seconds the networks took. `intermediates`: a folder for
+/// x_R and x_G (full method only), or empty.
+double deblur_file(Restorer& r, Device dev, const fs::path& in, const fs::path& out, const std::string& compare,
+                   const std::string& intermediates) {
     const Tensor img = io::load_image(in.string()); // [1, 3, H, W] in [0, 1]; gray files come as three equal planes
     const bool gray = is_gray(img);
+    const auto as_saved = [&](const Tensor& t) { return gray ? mean(t, {1}, true) : t; };
+    if (r.prior) r.prior->check_input(img, ("'" + in.string() + "'").c_str());
     const auto t0 = Clock::now();
-    Tensor y;
+    std::vector<Tensor> stages; // host, clamped to [0, 1]: the output last
     {
         NoGradGuard ng;
-        y = clamp(to(net.forward(to(img, dev)), Device{}), 0, 1);
+        const Tensor x = to(img, dev);
+        if (r.prior) {
+            const auto o = r.prior->run(x);
+            stages = {to(o.x_r, Device{}), to(o.x_g, Device{}), to(o.x_hat, Device{})};
+        } else {
+            stages = {clamp(to(r.regression->forward(x), Device{}), 0, 1)};
+        }
     }
     const double secs = since(t0);
-    const Tensor result = gray ? mean(y, {1}, true) : y;
-    io::save_png(out.string(), result);
-    if (!compare.empty()) io::save_grid(compare, concat({gray ? mean(img, {1}, true) : img, result}, 0), 2);
+    io::save_png(out.string(), as_saved(stages.back()));
+    if (!intermediates.empty() && r.prior) {
+        const std::string stem = (fs::path(intermediates) / out.stem()).string();
+        io::save_png(stem + "_xR.png", as_saved(stages[0]));
+        io::save_png(stem + "_xG.png", as_saved(stages[1]));
+    }
+    if (!compare.empty()) {
+        std::vector<Tensor> row{as_saved(img)};
+        for (const Tensor& t : stages) row.push_back(as_saved(t));
+        io::save_grid(compare, concat(row, 0), static_cast<int64_t>(row.size()));
+    }
     return secs;
 }
 
@@ -106,12 +143,15 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
                          "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
-                         "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png]\n");
+                         "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png]\n"
+                         "              [--encoder E --generator G --fusion F [--save-intermediates DIR]]\n");
             return 2;
         }
         a[k] = argv[++i];
     }
-    const std::set<std::string> known = {"--in", "--out", "--weights", "--config", "--device", "--threads", "--compare"};
+    const std::set<std::string> known = {"--in",      "--out",     "--weights", "--config",  "--device",
+                                         "--threads", "--compare", "--encoder", "--generator", "--fusion",
+                                         "--save-intermediates"};
     for (auto& [k, v] : a)
         if (!known.count(k)) {
             std::fprintf(stderr, "deblur: unknown flag %s\n", k.c_str());
@@ -123,8 +163,26 @@ int main(int argc, char** argv) {
         if (a.count("--threads")) set_num_threads(std::stoi(a["--threads"]));
         const Device dev = pick_device(a.count("--device") ? a["--device"] : "cpu");
         const std::string weights = a.count("--weights") ? a["--weights"] : default_weights();
-        auto net = load_model(weights, a.count("--config") ? a["--config"] : "");
-        net->move_to(dev);
+        const std::string config = a.count("--config") ? a["--config"] : "";
+        Restorer r;
+        const bool full = a.count("--encoder") || a.count("--generator") || a.count("--fusion");
+        if (full) {
+            std::string missing;
+            for (const char* k : {"--encoder", "--generator", "--fusion"})
+                if (!a.count(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
+            VKG_CHECK(missing.empty(), "deblur", "the full method needs --encoder, --generator and --fusion; missing ",
+                      missing);
+            check_weights_exist(weights, config);
+            r.prior.emplace(models::load_prior_pipeline(weights, a["--encoder"], a["--generator"], a["--fusion"], config));
+        } else {
+            VKG_CHECK(!a.count("--save-intermediates"), "deblur",
+                      "--save-intermediates needs the full method (--encoder, --generator, --fusion)");
+            check_weights_exist(weights, config);
+            r.regression = models::load_regression_network(weights, config); // models/regression.hpp
+        }
+        r.move_to(dev);
+        const std::string inter = a.count("--save-intermediates") ? a["--save-intermediates"] : "";
+        if (!inter.empty()) fs::create_directories(inter);
         const fs::path in = a["--in"], out = a["--out"];
         if (fs::is_directory(in)) {
             std::vector<fs::path> files;
@@ -136,12 +194,12 @@ int main(int argc, char** argv) {
             io::Progress progress(static_cast<int64_t>(files.size()), 0.0);
             for (size_t i = 0; i < files.size(); ++i) {
                 const fs::path dst = out / files[i].filename().replace_extension(".png");
-                deblur_file(*net, dev, files[i], dst, "");
+                deblur_file(r, dev, files[i], dst, "", inter);
                 progress.update(static_cast<int64_t>(i + 1));
             }
         } else {
             VKG_CHECK(fs::exists(in), "deblur", "input image '", in.string(), "' does not exist");
-            const double net_secs = deblur_file(*net, dev, in, out, a.count("--compare") ? a["--compare"] : "");
+            const double net_secs = deblur_file(r, dev, in, out, a.count("--compare") ? a["--compare"] : "", inter);
             std::fprintf(stderr, "deblur: wrote %s (network %.2f s, total %.2f s)\n", out.string().c_str(), net_secs, since(t0));
         }
         return 0;
