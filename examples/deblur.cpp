@@ -27,6 +27,8 @@
 #include <vkgrad/vulkan.hpp>
 #endif
 
+#include "cli.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,15 +59,6 @@ std::string default_weights() {
 #endif
 }
 
-Device pick_device(const std::string& name) {
-    if (name == "cpu") return Device{};
-#ifdef VKGRAD_WITH_VULKAN
-    if (name == "vulkan") return vulkan::device(); // throws, saying why, without a device
-#else
-    VKG_CHECK(name != "vulkan", "deblur", "this build has no Vulkan support (install libvulkan-dev, rebuild)");
-#endif
-    detail::fail("deblur", "--device must be cpu or vulkan, got '", name, "'");
-}
 
 /// Names the default model's absence plainly: a missing weights/ folder is a partial clone.
 void check_weights_exist(const std::string& path, const std::string& config) {
@@ -161,7 +154,7 @@ int main(int argc, char** argv) {
         VKG_CHECK(a.count("--in") && a.count("--out"), "deblur", "--in and --out are required");
         const auto t0 = Clock::now();
         if (a.count("--threads")) set_num_threads(std::stoi(a["--threads"]));
-        const Device dev = pick_device(a.count("--device") ? a["--device"] : "cpu");
+        const Device dev = cli::pick_device(a.count("--device") ? a["--device"] : "cpu", "deblur");
         const std::string weights = a.count("--weights") ? a["--weights"] : default_weights();
         const std::string config = a.count("--config") ? a["--config"] : "";
         Restorer r;

@@ -4,6 +4,8 @@
 // The two programs train the two stages of one method on the same data with the same
 // conventions, so these pieces live once here instead of drifting apart in two copies.
 #pragma once
+#include "cli.hpp"
+
 #include <vkgrad/data/motion_blur.hpp>
 #include <vkgrad/io/image.hpp>
 #include <vkgrad/metrics.hpp>
@@ -34,78 +36,10 @@ namespace fs = std::filesystem;
 inline std::atomic<bool> g_interrupted{false};
 extern "C" inline void on_sigint(int) { g_interrupted = true; }
 
-struct Args {
-    const char* prog = "";
-    std::map<std::string, std::string> v;
-    std::set<std::string> flags;
-
-    bool has(const char* k) const { return v.count(k) > 0; }
-    bool flag(const char* k) const { return flags.count(k) > 0; }
-    std::string str(const char* k, const std::string& def = "") const {
-        auto it = v.find(k);
-        return it == v.end() ? def : it->second;
-    }
-    double num(const char* k, double def) const {
-        auto it = v.find(k);
-        if (it == v.end()) return def;
-        size_t used = 0;
-        double x = 0;
-        try { x = std::stod(it->second, &used); } catch (...) { used = 0; }
-        VKG_CHECK(used == it->second.size() && used > 0 && std::isfinite(x), prog, k, " '", it->second,
-                  "' is not a number");
-        return x;
-    }
-    int64_t integer(const char* k, int64_t def) const {
-        const double x = num(k, static_cast<double>(def));
-        VKG_CHECK(x == std::floor(x) && std::abs(x) < 1e15, prog, k, " '", str(k), "' is not an integer");
-        return static_cast<int64_t>(x);
-    }
-    /// requires: the flag is given. ensures: its value names an existing file.
-    std::string file(const char* k, const char* hint = "") const {
-        VKG_CHECK(has(k), prog, k, " is required", *hint ? " (" : "", hint, *hint ? ")" : "");
-        const std::string p = str(k);
-        VKG_CHECK(fs::is_regular_file(p), prog, k, " '", p, "' does not exist", *hint ? " (" : "", hint, *hint ? ")" : "");
-        return p;
-    }
-};
-
-/// "--flag value" pairs and the bare `switches`; anything else unknown is refused.
-/// ensures: returns 0 with `a` filled, or the exit code (2) after printing why.
-inline int parse_args(int argc, char** argv, const char* prog, const std::set<std::string>& known,
-                      const std::set<std::string>& switches, Args& a) {
-    a.prog = prog;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        if (k == "--help" || k == "-h") {
-            std::fprintf(stderr, "see the comment at the top of examples/%s.cpp for the flags\n", prog);
-            return 2;
-        }
-        if (switches.count(k)) {
-            a.flags.insert(k);
-            continue;
-        }
-        if (!known.count(k)) {
-            std::fprintf(stderr, "%s: unknown flag %s (see --help)\n", prog, k.c_str());
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "%s: %s needs a value\n", prog, k.c_str());
-            return 2;
-        }
-        a.v[k] = argv[++i];
-    }
-    return 0;
-}
-
-inline Device pick_device(const std::string& name, const char* prog) {
-    if (name == "cpu") return Device{};
-#ifdef VKGRAD_WITH_VULKAN
-    if (name == "vulkan") return vulkan::device(); // throws, saying why, without a device
-#else
-    VKG_CHECK(name != "vulkan", prog, "this build has no Vulkan support (install libvulkan-dev, rebuild)");
-#endif
-    ::vkgrad::detail::fail(prog, "--device must be cpu or vulkan, got '", name, "'");
-}
+using cli::Args;
+using cli::image_files;
+using cli::parse_args;
+using cli::pick_device;
 
 inline void set_trainable(nn::Module& m, bool on) {
     for (auto& p : m.parameters()) p.requires_grad_(on);
@@ -115,18 +49,6 @@ inline double host_value(const Tensor& t) { return to(detach(t), Device{}).item(
 
 // --- data ---
 
-inline std::vector<fs::path> image_files(const std::string& dir, const char* flag, const char* prog) {
-    VKG_CHECK(fs::is_directory(dir), prog, flag, " '", dir, "' is not a directory");
-    std::vector<fs::path> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) out.push_back(e.path());
-    }
-    std::sort(out.begin(), out.end());
-    VKG_CHECK(!out.empty(), prog, flag, " '", dir, "' holds no PNG or JPEG images");
-    return out;
-}
 
 /// [3, size, size] in [0, 1]: centre square, resized. The prior works on whole aligned faces,
 /// so images are resized, never cropped to a random window.

@@ -26,6 +26,8 @@
 #include <vkgrad/vulkan.hpp>
 #endif
 
+#include "cli.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -102,15 +104,6 @@ void check_flags(const std::map<std::string, std::string>& a, const std::set<std
     for (const auto& [k, v] : a) VKG_CHECK(known.count(k), cmd, "unknown flag ", k, " (see --help)");
 }
 
-Device pick_device(const std::string& name) {
-    if (name == "cpu") return Device{};
-#ifdef VKGRAD_WITH_VULKAN
-    if (name == "vulkan") return vulkan::device(); // throws, saying why, when there is no device
-#else
-    VKG_CHECK(name != "vulkan", "stylegan2", "this build has no Vulkan support (install libvulkan-dev and rebuild)");
-#endif
-    detail::fail("stylegan2", "--device must be cpu or vulkan, got '", name, "'");
-}
 
 int generate(const std::map<std::string, std::string>& a) {
     const auto get = [&](const char* k, const std::string& def = "") { auto it = a.find(k); return it == a.end() ? def : it->second; };
@@ -128,7 +121,7 @@ int generate(const std::map<std::string, std::string>& a) {
                                     : noise_name == "random" ? models::NoiseMode::random : models::NoiseMode::none;
     const int64_t batch = int_flag(a, "--batch", 4);
     VKG_CHECK(batch >= 1, "generate", "--batch must be >= 1");
-    const Device dev = pick_device(get("--device", "cpu"));
+    const Device dev = cli::pick_device(get("--device", "cpu"), "stylegan2");
 
     auto t0 = Clock::now();
     const auto weights = models::load_stylegan2(get("--weights"));
@@ -183,7 +176,7 @@ int discriminate(const std::map<std::string, std::string>& a) {
     check_flags(a, {"--weights", "--images", "--out", "--mbstd-group", "--device"}, "discriminate");
     VKG_CHECK(a.count("--weights") && a.count("--images") && a.count("--out"), "discriminate",
               "--weights, --images and --out are required");
-    const Device dev = pick_device(get("--device", "cpu"));
+    const Device dev = cli::pick_device(get("--device", "cpu"), "stylegan2");
     const auto weights = models::load_stylegan2(get("--weights"));
     VKG_CHECK(weights.has_discriminator(), "discriminate", "'", get("--weights"),
               "' holds no discriminator (its source checkpoint had only the generator)");

@@ -25,9 +25,8 @@
 #include <vkgrad/metrics.hpp>
 #include <vkgrad/models/nafnet.hpp>
 #include <vkgrad/vkgrad.hpp>
-#ifdef VKGRAD_WITH_VULKAN
-#include <vkgrad/vulkan.hpp>
-#endif
+
+#include "cli.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -41,56 +40,16 @@
 #include <vector>
 
 using namespace vkgrad;
+using cli::Args;
+using cli::image_files;
+using cli::parse_args;
+using cli::pick_device;
 namespace fs = std::filesystem;
 
 namespace {
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
-
-struct Args {
-    std::map<std::string, std::string> v;
-    std::set<std::string> flags;
-    std::string str(const char* k, const std::string& def = "") const {
-        auto it = v.find(k);
-        return it == v.end() ? def : it->second;
-    }
-    double num(const char* k, double def) const {
-        auto it = v.find(k);
-        if (it == v.end()) return def;
-        size_t used = 0;
-        double x = 0;
-        try { x = std::stod(it->second, &used); } catch (...) { used = 0; }
-        VKG_CHECK(used == it->second.size() && used > 0, "train_restore", k, " '", it->second, "' is not a number");
-        return x;
-    }
-    int64_t integer(const char* k, int64_t def) const { return static_cast<int64_t>(num(k, static_cast<double>(def))); }
-    std::vector<int64_t> list(const char* k, const std::vector<int64_t>& def) const {
-        auto it = v.find(k);
-        if (it == v.end()) return def;
-        std::vector<int64_t> out;
-        std::string s = it->second;
-        for (size_t pos = 0; pos <= s.size();) {
-            const size_t comma = std::min(s.find(',', pos), s.size());
-            out.push_back(std::stoll(s.substr(pos, comma - pos)));
-            pos = comma + 1;
-        }
-        return out;
-    }
-};
-
-std::vector<fs::path> image_files(const std::string& dir, const char* flag) {
-    VKG_CHECK(fs::is_directory(dir), "train_restore", flag, " '", dir, "' is not a directory");
-    std::vector<fs::path> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) out.push_back(e.path());
-    }
-    std::sort(out.begin(), out.end());
-    VKG_CHECK(!out.empty(), "train_restore", flag, " '", dir, "' holds no PNG or JPEG images");
-    return out;
-}
 
 /// An image file as [3, size, size] in [0, 1]: the shorter side resized to size, centre-cropped.
 Tensor load_square(const fs::path& p, int64_t size) {
@@ -126,15 +85,6 @@ std::pair<Tensor, Tensor> make_pair(const std::vector<Tensor>& images, const Ten
     return {clamp(blurred, 0, 1), sharp};
 }
 
-Device pick_device(const std::string& name) {
-    if (name == "cpu") return Device{};
-#ifdef VKGRAD_WITH_VULKAN
-    if (name == "vulkan") return vulkan::device(); // throws, saying why, without a device
-#else
-    VKG_CHECK(name != "vulkan", "train_restore", "this build has no Vulkan support (install libvulkan-dev, rebuild)");
-#endif
-    detail::fail("train_restore", "--device must be cpu or vulkan, got '", name, "'");
-}
 
 int run(const Args& a) {
     const int64_t steps = a.integer("--steps", 20000), batch = a.integer("--batch", 8), crop = a.integer("--crop", 128);
@@ -150,7 +100,7 @@ int run(const Args& a) {
     VKG_CHECK(a.v.count("--data") && a.v.count("--kernels") && a.v.count("--out"), "train_restore",
               "--data, --kernels and --out are required (see --help)");
     if (a.v.count("--threads")) set_num_threads(static_cast<int>(a.integer("--threads", 0)));
-    const Device dev = pick_device(a.str("--device", "cpu"));
+    const Device dev = pick_device(a.str("--device", "cpu"), "train_restore");
 
     models::NAFNetConfig cfg;
     cfg.width = a.integer("--width", 32);
@@ -164,11 +114,11 @@ int run(const Args& a) {
     VKG_CHECK(size >= crop + kernels.size(1) - 1, "train_restore", "--size ", size, " is too small for crops of ", crop,
               " plus the kernel margin ", kernels.size(1) - 1);
     std::vector<Tensor> train_images;
-    for (const auto& p : image_files(a.str("--data"), "--data")) train_images.push_back(load_square(p, size));
+    for (const auto& p : image_files(a.str("--data"), "--data", "train_restore")) train_images.push_back(load_square(p, size));
     std::vector<Tensor> val_blurred, val_sharp;
     if (a.v.count("--val-data")) {
         const Tensor vk = load_kernels(a.str("--val-kernels", a.str("--kernels")));
-        const auto files = image_files(a.str("--val-data"), "--val-data");
+        const auto files = image_files(a.str("--val-data"), "--val-data", "train_restore");
         for (size_t i = 0; i < files.size(); ++i) {
             const Tensor sharp = load_square(files[i], size);
             const int64_t ki = static_cast<int64_t>(i) % vk.size(0);
@@ -325,31 +275,11 @@ int run(const Args& a) {
 
 int main(int argc, char** argv) {
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        if (k == "--help" || k == "-h") {
-            std::fprintf(stderr, "see the comment at the top of examples/train_restore.cpp for the flags\n");
-            return 2;
-        }
-        if (k == "--resume" || k == "--overfit") {
-            a.flags.insert(k);
-            continue;
-        }
-        if (k.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::fprintf(stderr, "train_restore: expected '--flag value', got '%s'\n", k.c_str());
-            return 2;
-        }
-        a.v[k] = argv[++i];
-    }
     static const std::set<std::string> known = {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
         "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every",
         "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads"};
-    for (auto& [k, v] : a.v)
-        if (!known.count(k)) {
-            std::fprintf(stderr, "train_restore: unknown flag %s (see --help)\n", k.c_str());
-            return 2;
-        }
+    if (const int rc = parse_args(argc, argv, "train_restore", known, {"--resume", "--overfit"}, a)) return rc;
     try {
         return run(a);
     } catch (const std::exception& e) {
