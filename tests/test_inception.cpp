@@ -9,13 +9,11 @@
 #include <vkgrad/testing/detparam.hpp>
 
 using namespace vkgrad;
+using test::ends_with;
 
 namespace {
 Tensor fx(const std::string& name) { return io::load_npy(test::fixtures() + "/inception/" + name + ".npy"); }
 
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 } // namespace
 
 TEST_CASE("FID Inception-v3: pool3 features match the PyTorch reference") {

@@ -13,15 +13,14 @@
 
 using namespace vkgrad;
 using testing::relerr;
+using test::count_parameters;
+using test::ends_with;
+using test::to_f64;
 
 namespace {
 
 std::string dir() { return test::fixtures() + "/prior_models/"; }
 Tensor fx(const std::string& name) { return io::load_npy(dir() + name + ".npy"); }
-
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 /// The script's rule (seed 7, float64 values rounded once to the tensor's dtype), first match
 /// wins: running_mean det(0.1); running_var 1 + det(0.2); num_batches_tracked untouched;
@@ -74,24 +73,6 @@ bool has(const nn::NamedTensors& ts, const std::string& name) {
     for (auto& [n, t] : ts)
         if (n == name) return true;
     return false;
-}
-
-int64_t count_parameters(const nn::Module& m) {
-    int64_t n = 0;
-    for (auto& p : m.parameters()) n += p.numel();
-    return n;
-}
-
-/// Converts every floating tensor of m to float64 in place (the handles stay valid);
-/// num_batches_tracked stays int64.
-void to_f64(nn::Module& m) {
-    NoGradGuard ng;
-    for (auto& [n, t] : m.state_dict()) {
-        if (!is_floating(t.dtype())) continue;
-        const Tensor c = to(detach(t), DType::f64);
-        t.impl()->storage = c.impl()->storage;
-        t.impl()->dtype = DType::f64;
-    }
 }
 
 /// ws minus w_avg: the heads' own outputs. They are about 8x smaller than w_avg, so comparing

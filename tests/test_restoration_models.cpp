@@ -18,6 +18,9 @@
 
 using namespace vkgrad;
 using testing::relerr;
+using test::count_parameters;
+using test::ends_with;
+using test::to_f64;
 
 namespace {
 
@@ -25,10 +28,6 @@ std::string dir() { return test::fixtures() + "/restoration/"; }
 Tensor fx(const std::string& name) { return io::load_npy(dir() + name + ".npy"); }
 std::string tmp_path(const std::string& name) {
     return (std::filesystem::temp_directory_path() / ("vkgrad_restore_" + name)).string();
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 /// The script's parameter rule (seed 7, float64 values rounded once to the parameter's dtype):
@@ -68,22 +67,6 @@ Tensor param(const nn::Module& m, const std::string& name) {
         if (n == name) return t;
     FAIL("no parameter " << name);
     return {};
-}
-
-int64_t count_parameters(const nn::Module& m) {
-    int64_t n = 0;
-    for (auto& p : m.parameters()) n += p.numel();
-    return n;
-}
-
-/// Converts every tensor of m to float64 in place (the handles stay valid).
-void to_f64(nn::Module& m) {
-    NoGradGuard ng;
-    for (auto& [n, t] : m.state_dict()) {
-        const Tensor c = to(detach(t), DType::f64);
-        t.impl()->storage = c.impl()->storage;
-        t.impl()->dtype = DType::f64;
-    }
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
