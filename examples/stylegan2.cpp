@@ -2,20 +2,30 @@
 //
 //   stylegan2 generate --weights W.safetensors (--seeds 0-7 | --z Z.npy) [--psi 1] [--cutoff K]
 //                      [--noise const|random|none] [--noise-seed S] [--device cpu|vulkan]
-//                      [--batch B] --out grid.png [--out-npy IMG.npy] [--out-w W.npy]
+//                      [--batch B] (--out grid.png | --outdir DIR) [--out-npy IMG.npy] [--out-w W.npy]
 //   stylegan2 discriminate --weights W.safetensors --images X.npy --out LOGITS.npy
 //                      [--mbstd-group G] [--device cpu|vulkan]
 //   stylegan2 random --out W.safetensors [--resolution 1024] [--z-dim 512] [--w-dim 512]
 //                      [--mapping-layers 8] [--channel-base 32768] [--channel-max 512] [--seed 0]
+//                      [--noise-strength 0] [--image-std 0]
 //
 // random writes an untrained G and D in the converted format: for tests and for trying the
-// prior's training programs without a pretrained network (the images are not faces).
+// prior's training programs without a pretrained network (the images are not faces). An
+// untrained G's images are mostly its lowest resolutions' colour blobs, about 2x too strong:
+// half the pixels clip. --image-std S > 0 rescales each toRGB layer (weight and bias; the
+// layers are linear) so that over 256 random z every resolution adds the same variance, the
+// image has per-channel mean 0 and standard deviation S: a deterministic prior with detail at
+// every scale. --noise-strength sets every synthesis layer's noise strength (0 at init, as in
+// training): the per-pixel noise is where StyleGAN2's fine detail comes from. The balance is
+// measured with the stored constant noise. (scripts/prior_experiment.sh uses both.)
 //
 // --seeds gives exactly the latents of NVIDIA's generate.py: z = RandomState(seed).randn(1, z_dim)
 // of numpy, reimplemented bit for bit (core/numpy_random.hpp). Z.npy is float32 or float64
 // [N, z_dim]. IMG.npy is the raw float32 NCHW output (before clamping and 8-bit conversion),
 // W.npy the mapped, truncated w [N, w_dim]; grid.png shows every image ((x+1)*127.5, rounded,
-// clamped). X.npy for discriminate is float32 NCHW in [-1, 1]; LOGITS.npy float32 [N, 1].
+// clamped); --outdir also writes each image as DIR/seedNNNN.png (--seeds, as NVIDIA's
+// generate.py names them) or DIR/imgNNNN.png (--z, the row index). X.npy for discriminate is
+// float32 NCHW in [-1, 1]; LOGITS.npy float32 [N, 1].
 #include <vkgrad/core/numpy_random.hpp>
 #include <vkgrad/io/image.hpp>
 #include <vkgrad/io/npy.hpp>
@@ -32,6 +42,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -42,17 +53,24 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+std::string pad4(uint64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04llu", static_cast<unsigned long long>(v));
+    return buf;
+}
+
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int usage() {
     std::fprintf(stderr,
                  "usage: stylegan2 generate --weights W.safetensors (--seeds 0-7 | --z Z.npy) [--psi 1] [--cutoff K]\n"
                  "                          [--noise const|random|none] [--noise-seed S] [--device cpu|vulkan]\n"
-                 "                          [--batch B] --out grid.png [--out-npy IMG.npy] [--out-w W.npy]\n"
+                 "                          [--batch B] (--out grid.png | --outdir DIR) [--out-npy IMG.npy] [--out-w W.npy]\n"
                  "       stylegan2 discriminate --weights W.safetensors --images X.npy --out LOGITS.npy\n"
                  "                          [--mbstd-group G] [--device cpu|vulkan]\n"
                  "       stylegan2 random --out W.safetensors [--resolution 1024] [--z-dim 512] [--w-dim 512]\n"
                  "                          [--mapping-layers 8] [--channel-base 32768] [--channel-max 512] [--seed 0]\n"
+                 "                          [--noise-strength 0] [--image-std 0]\n"
                  "W.safetensors comes from build/weights/convert (NVIDIA TF / ADA pickles, rosinality .pt).\n");
     return 2;
 }
@@ -108,9 +126,9 @@ void check_flags(const std::map<std::string, std::string>& a, const std::set<std
 int generate(const std::map<std::string, std::string>& a) {
     const auto get = [&](const char* k, const std::string& def = "") { auto it = a.find(k); return it == a.end() ? def : it->second; };
     check_flags(a, {"--weights", "--seeds", "--z", "--psi", "--cutoff", "--noise", "--noise-seed", "--device", "--batch",
-                    "--out", "--out-npy", "--out-w"}, "generate");
+                    "--out", "--outdir", "--out-npy", "--out-w"}, "generate");
     VKG_CHECK(a.count("--weights"), "generate", "--weights is required");
-    VKG_CHECK(a.count("--out"), "generate", "--out grid.png is required");
+    VKG_CHECK(a.count("--out") + a.count("--outdir") >= 1, "generate", "--out grid.png or --outdir DIR is required");
     VKG_CHECK(a.count("--seeds") + a.count("--z") == 1, "generate", "give exactly one of --seeds and --z");
     const double psi = real_flag(a, "--psi", 1.0);
     const int64_t cutoff = int_flag(a, "--cutoff", -1);
@@ -135,8 +153,10 @@ int generate(const std::map<std::string, std::string>& a) {
                  static_cast<long long>(cfg.z_dim), static_cast<long long>(cfg.num_ws()), seconds_since(t0));
 
     Tensor z;
+    std::vector<std::string> names; // --outdir file names
     if (a.count("--seeds")) {
         const auto seeds = parse_seeds(get("--seeds"));
+        for (uint32_t s : seeds) names.push_back("seed" + pad4(s) + ".png");
         std::vector<double> v;
         for (uint32_t s : seeds) {
             const auto row = NumpyRandomState(s).randn(cfg.z_dim);
@@ -148,8 +168,11 @@ int generate(const std::map<std::string, std::string>& a) {
         VKG_CHECK(z.dim() == 2 && z.size(1) == cfg.z_dim && z.size(0) >= 1 && is_floating(z.dtype()), "generate",
                   "--z '", get("--z"), "' must be float32 or float64 [N, ", cfg.z_dim, "] for this network, got ",
                   dtype_name(z.dtype()), " ", to_string(z.shape()));
+        for (int64_t i = 0; i < z.size(0); ++i) names.push_back("img" + pad4(static_cast<uint64_t>(i)) + ".png");
     }
     const int64_t N = z.size(0);
+    const std::string outdir = get("--outdir");
+    if (!outdir.empty()) std::filesystem::create_directories(outdir);
     Generator rng(static_cast<uint64_t>(int_flag(a, "--noise-seed", 0)));
     NoGradGuard ng;
     std::vector<Tensor> imgs, ws;
@@ -158,16 +181,20 @@ int generate(const std::map<std::string, std::string>& a) {
         const int64_t n = std::min(batch, N - i);
         const Tensor w = G.mapping(to(narrow(z, 0, i, n), dev), models::Truncation{psi, cutoff});
         imgs.push_back(to(G.synthesis->forward(w, noise, &rng), Device{}));
+        if (!outdir.empty())
+            for (int64_t j = 0; j < n; ++j)
+                io::save_png((std::filesystem::path(outdir) / names[static_cast<size_t>(i + j)]).string(),
+                             narrow(imgs.back(), 0, j, 1), io::Range::symmetric);
         ws.push_back(to(reshape(narrow(w, 1, 0, 1), {n, cfg.w_dim}), Device{}));
         std::fprintf(stderr, "\rgenerate: %lld/%lld images, %.2f s per image", static_cast<long long>(i + n),
                      static_cast<long long>(N), seconds_since(t0) / static_cast<double>(i + n));
     }
     std::fprintf(stderr, "\n");
     const Tensor img = concat(imgs, 0);
-    io::save_grid(get("--out"), img, 0, 2, io::Range::symmetric);
+    if (a.count("--out")) io::save_grid(get("--out"), img, 0, 2, io::Range::symmetric);
     if (a.count("--out-npy")) io::save_npy(get("--out-npy"), img);
     if (a.count("--out-w")) io::save_npy(get("--out-w"), concat(ws, 0));
-    std::fprintf(stderr, "generate: wrote %s\n", get("--out").c_str());
+    std::fprintf(stderr, "generate: wrote %s\n", a.count("--out") ? get("--out").c_str() : outdir.c_str());
     return 0;
 }
 
@@ -200,9 +227,38 @@ int discriminate(const std::map<std::string, std::string>& a) {
     return 0;
 }
 
+/// Rescales every toRGB layer k of G by a_k and gives it the bias -a_k m_k, where m_k (per
+/// channel) and s_k are the mean and standard deviation of layer k's contribution to the final
+/// image over 256 random z (measured with the other layers zeroed; upsampling is linear), and
+/// a_k = std / (s_k sqrt(K)): the K contributions then have mean 0 and equal variance, adding up
+/// to about `std` (they are nearly uncorrelated).
+void balance_rgb_layers(models::StyleGAN2Generator& G, double std, Generator& gen) {
+    NoGradGuard ng;
+    const auto& blocks = G.synthesis->blocks;
+    const int64_t K = static_cast<int64_t>(blocks.size());
+    const Tensor ws = G.mapping(randn({256, G.config.z_dim}, gen), models::Truncation{});
+    std::vector<Tensor> weights;
+    for (auto& b : blocks) weights.push_back(clone(b->torgb->weight));
+    std::vector<double> scale(blocks.size());
+    std::vector<Tensor> means(blocks.size());
+    for (int64_t k = 0; k < K; ++k) {
+        for (int64_t j = 0; j < K; ++j) copy_(blocks[j]->torgb->weight, j == k ? weights[j] : zeros_like(weights[j]));
+        const Tensor img = G.synthesis->forward(ws, models::NoiseMode::constant);
+        means[k] = mean(img, {0, 2, 3});
+        const Tensor centred = img - reshape(means[k], {1, img.size(1), 1, 1});
+        const double s = std::sqrt(mean(centred * centred).item());
+        VKG_CHECK(s > 0, "random", "toRGB layer of block ", blocks[k]->resolution, " contributes nothing");
+        scale[k] = std / (s * std::sqrt(static_cast<double>(K)));
+    }
+    for (int64_t k = 0; k < K; ++k) {
+        copy_(blocks[k]->torgb->weight, weights[k] * scale[k]);
+        copy_(blocks[k]->torgb->bias, means[k] * -scale[k]);
+    }
+}
+
 int random_networks(const std::map<std::string, std::string>& a) {
     check_flags(a, {"--out", "--resolution", "--z-dim", "--w-dim", "--mapping-layers", "--channel-base",
-                    "--channel-max", "--seed"}, "random");
+                    "--channel-max", "--seed", "--noise-strength", "--image-std"}, "random");
     VKG_CHECK(a.count("--out"), "random", "--out W.safetensors is required");
     models::StyleGAN2Config c;
     c.resolution = int_flag(a, "--resolution", c.resolution);
@@ -221,6 +277,16 @@ int random_networks(const std::map<std::string, std::string>& a) {
         NoGradGuard ng;
         copy_(G.mapping_net->w_avg, mean(G.mapping_net->forward(randn({1000, c.z_dim}, init)), {0}));
     }
+    const double noise_strength = real_flag(a, "--noise-strength", 0.0);
+    {
+        NoGradGuard ng;
+        for (auto& b : G.synthesis->blocks)
+            for (auto& layer : {b->conv0, b->conv1})
+                if (layer) fill_(layer->noise_strength, noise_strength);
+    }
+    const double image_std = real_flag(a, "--image-std", 0.0);
+    VKG_CHECK(image_std >= 0, "random", "--image-std must be >= 0, got ", image_std);
+    if (image_std > 0) balance_rgb_layers(G, image_std, init);
     models::save_stylegan2_modules(G, &D, a.at("--out"), "vkgrad-random", "stylegan2 random");
     std::fprintf(stderr, "random: wrote %s (%s)\n", a.at("--out").c_str(), models::describe(c).c_str());
     return 0;

@@ -23,7 +23,8 @@
 // R1 is StyleGAN2's lazy regularisation: every r1_every-th step, scaled by r1_every, which costs
 // a double backward only one step in 16 for nearly the same effect. D sees [-1, 1] images, as it
 // was trained. --freeze-g trains E alone (G keeps the pretrained weights; D still trains).
-// Validation: PSNR/SSIM of x_G (and, once, of x_R) on --val-data, image i blurred with kernel i
+// Validation (before the first step of a fresh run, then every --val-every steps): PSNR/SSIM of
+// x_G (and, once, of x_R) on --val-data, image i blurred with kernel i
 // of --val-kernels; --samples gets blurred | x_R | x_G | sharp for the first three. Checkpoints
 // (E, G, D, their optimizers, the data generator, the step) every --ckpt-every steps and on
 // Ctrl-C; --resume continues. --out-encoder carries E's configuration in its metadata;
@@ -187,6 +188,9 @@ int run(const Args& a) {
     };
 
     // --- training ---
+    // A fresh run is validated before its first step too: x_G's starting quality is the baseline
+    // that stage 1's progress is measured against.
+    if (step == 0 && val_every > 0 && !overfit) validate();
     std::signal(SIGINT, on_sigint);
     Tensor fixed_b, fixed_s;
     if (overfit) {
