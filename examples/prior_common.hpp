@@ -17,10 +17,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -170,5 +172,41 @@ struct LossLog {
 inline void check_finite(double v, const char* what, int64_t step, const char* prog) {
     VKG_CHECK(std::isfinite(v), prog, "the ", what, " is not finite at step ", step);
 }
+
+/// The bookkeeping around both stages' steps: images/s of this run (not of resumed steps), a
+/// checkpoint every ckpt_every steps and on Ctrl-C, validation every val_every steps and once at
+/// the end (unless the last step just validated).
+struct StepLoop {
+    const char* prog;
+    int64_t batch, ckpt_every, val_every;
+    std::function<void()> save, validate;
+    int64_t start_step = 0;
+    std::chrono::steady_clock::time_point t_start = std::chrono::steady_clock::now();
+
+    void begin(int64_t step) {
+        start_step = step;
+        t_start = std::chrono::steady_clock::now();
+    }
+    double images_per_second(int64_t step) const {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        return secs > 0 ? static_cast<double>(batch * (step - start_step)) / secs : 0;
+    }
+    void after_step(int64_t step) const {
+        if (step % ckpt_every == 0) save();
+        if (val_every > 0 && step % val_every == 0) validate();
+    }
+    /// After the loop: saves; true (with the hint to resume) when Ctrl-C ended it, else the
+    /// final validation.
+    bool finish_interrupted(int64_t step, const std::string& ckpt) const {
+        save();
+        if (g_interrupted) {
+            std::fprintf(stderr, "%s: interrupted at step %lld; checkpoint saved to %s (continue with --resume)\n", prog,
+                         static_cast<long long>(step), ckpt.c_str());
+            return true;
+        }
+        if (val_every <= 0 || step % val_every != 0) validate();
+        return false;
+    }
+};
 
 } // namespace prior

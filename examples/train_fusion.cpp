@@ -211,8 +211,8 @@ int run(const Args& a) {
     }
     io::Progress progress(steps);
     LossLog log_total, log_l1;
-    const auto t_start = std::chrono::steady_clock::now();
-    const int64_t start_step = step;
+    StepLoop loop{kProg, batch, ckpt_every, val_every, save_ckpt, validate};
+    loop.begin(step);
     while (step < steps && !g_interrupted) {
         Tensor xs = fixed_s, x_r = fixed_r, x_g = fixed_g;
         if (!overfit) {
@@ -255,20 +255,12 @@ int run(const Args& a) {
         check_finite(l, "loss", step, kProg);
         log_total.add(l);
         log_l1.add(l1v);
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         progress.update(step, {{"loss", l}, {"l1", l1v}, {"lpips", lp}, {"cx", cx}, {"lr", opt.groups[0].lr},
                                {"val_psnr", last_val},
-                               {"img/s", secs > 0 ? static_cast<double>(batch * (step - start_step)) / secs : 0}});
-        if (step % ckpt_every == 0) save_ckpt();
-        if (val_every > 0 && step % val_every == 0) validate();
+                               {"img/s", loop.images_per_second(step)}});
+        loop.after_step(step);
     }
-    save_ckpt();
-    if (g_interrupted) {
-        std::fprintf(stderr, "%s: interrupted at step %lld; checkpoint saved to %s (continue with --resume)\n", kProg,
-                     static_cast<long long>(step), ckpt.c_str());
-        return 130;
-    }
-    if (val_every <= 0 || step % val_every != 0) validate();
+    if (loop.finish_interrupted(step, ckpt)) return 130;
     log_total.print("loss");
     log_l1.print("l1");
     if (data.val_sharp.empty()) {

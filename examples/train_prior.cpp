@@ -199,8 +199,8 @@ int run(const Args& a) {
     }
     io::Progress progress(steps);
     LossLog log_total, log_l1, log_d;
-    const auto t_start = std::chrono::steady_clock::now();
-    const int64_t start_step = step;
+    StepLoop loop{kProg, batch, ckpt_every, val_every, save_ckpt, validate};
+    loop.begin(step);
     double r1_last = 0;
     while (step < steps && !g_interrupted) {
         Tensor b = fixed_b, s = fixed_s;
@@ -257,20 +257,12 @@ int run(const Args& a) {
         log_total.add(l);
         log_l1.add(l1v);
         if (D) log_d.add(d_loss);
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         progress.update(step, {{"loss", l}, {"l1", l1v}, {"lpips", lp}, {"adv", adv}, {"d", d_loss}, {"r1", r1_last},
                                {"val_psnr", last_val},
-                               {"img/s", secs > 0 ? static_cast<double>(batch * (step - start_step)) / secs : 0}});
-        if (step % ckpt_every == 0) save_ckpt();
-        if (val_every > 0 && step % val_every == 0) validate();
+                               {"img/s", loop.images_per_second(step)}});
+        loop.after_step(step);
     }
-    save_ckpt();
-    if (g_interrupted) {
-        std::fprintf(stderr, "%s: interrupted at step %lld; checkpoint saved to %s (continue with --resume)\n", kProg,
-                     static_cast<long long>(step), ckpt.c_str());
-        return 130;
-    }
-    if (val_every <= 0 || step % val_every != 0) validate();
+    if (loop.finish_interrupted(step, ckpt)) return 130;
     log_total.print("loss");
     log_l1.print("l1");
     log_d.print("d_loss");
