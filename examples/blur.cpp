@@ -132,8 +132,13 @@ std::map<std::string, fs::path> images_under(const std::string& dir) {
     std::map<std::string, fs::path> out;
     for (const auto& e : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
         const std::string ext = lower(e.path().extension().string());
-        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
-            out[fs::relative(e.path(), dir).generic_string()] = e.path();
+        if (!e.is_regular_file() || (ext != ".png" && ext != ".jpg" && ext != ".jpeg")) continue;
+        // Lexically, not fs::relative: that resolves symlinks, and a linked file's target path
+        // ("../../elsewhere/x.png") would put its output outside --out.
+        const fs::path rel = e.path().lexically_relative(dir);
+        VKG_CHECK(!rel.empty() && rel.is_relative() && *rel.begin() != "..", "blur apply", "'", e.path().string(),
+                  "' has no relative name under '", dir, "'");
+        out[rel.generic_string()] = e.path();
     }
     VKG_CHECK(!out.empty(), "blur apply", "no PNG or JPEG images in '", dir, "' (searched recursively)");
     return out;

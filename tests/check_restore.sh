@@ -51,7 +51,18 @@ open('$T/k44.npy', 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) 
 want="odd k" expect_error "$B/examples/train_restore" --data "$T/data" --kernels "$T/k44.npy" --out "$T/y.safetensors" --steps 1
 [ ! -e "$T/x.png" ] || fail "a failed deblur left an output file"
 
-# 5. The device: a few steps on Vulkan when there is one.
+# 5. blur apply writes only inside --out, also for a symlinked input file (its name under --in
+#    counts, not its target's path: a regression test).
+mkdir -p "$T/elsewhere/deep" "$T/links/sub"
+cp "$S/docs/demo/sharp_face.png" "$T/elsewhere/deep/target.png"
+ln -s "$T/elsewhere/deep/target.png" "$T/links/sub/linked.png"
+"$B/examples/blur" apply --kernels "$T/k.npy" --in "$T/links" --out "$T/links_out" --size 32 > "$T/log" 2>&1 \
+  || fail "blur apply on a symlinked file"
+[ -s "$T/links_out/sub/linked.png" ] || fail "blur apply did not write links_out/sub/linked.png"
+[ "$(find "$T/elsewhere" -type f | wc -l)" -eq 1 ] || fail "blur apply wrote beside a symlink's target"
+echo "blur apply: symlinked input written under --out only"
+
+# 6. The device: a few steps on Vulkan when there is one.
 if [ -n "${VKGRAD_CHECK_VULKAN:-}" ]; then
   if "$B/examples/train_restore" $tiny --clip 0.5 --steps 6 --device vulkan --out "$T/v.safetensors" > "$T/log" 2>&1; then
     echo "vulkan: $(grep '^loss:' "$T/log")"
