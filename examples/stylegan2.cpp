@@ -176,23 +176,27 @@ int generate(const std::map<std::string, std::string>& a) {
     Generator rng(static_cast<uint64_t>(int_flag(a, "--noise-seed", 0)));
     NoGradGuard ng;
     std::vector<Tensor> imgs, ws;
+    const bool keep_images = a.count("--out") || a.count("--out-npy");
     t0 = Clock::now();
     for (int64_t i = 0; i < N; i += batch) {
         const int64_t n = std::min(batch, N - i);
         const Tensor w = G.mapping(to(narrow(z, 0, i, n), dev), models::Truncation{psi, cutoff});
-        imgs.push_back(to(G.synthesis->forward(w, noise, &rng), Device{}));
+        const Tensor img = to(G.synthesis->forward(w, noise, &rng), Device{});
         if (!outdir.empty())
             for (int64_t j = 0; j < n; ++j)
                 io::save_png((std::filesystem::path(outdir) / names[static_cast<size_t>(i + j)]).string(),
-                             narrow(imgs.back(), 0, j, 1), io::Range::symmetric);
+                             narrow(img, 0, j, 1), io::Range::symmetric);
+        if (keep_images) imgs.push_back(img); // --outdir alone streams: thousands of images need not fit in memory
         ws.push_back(to(reshape(narrow(w, 1, 0, 1), {n, cfg.w_dim}), Device{}));
         std::fprintf(stderr, "\rgenerate: %lld/%lld images, %.2f s per image", static_cast<long long>(i + n),
                      static_cast<long long>(N), seconds_since(t0) / static_cast<double>(i + n));
     }
     std::fprintf(stderr, "\n");
-    const Tensor img = concat(imgs, 0);
-    if (a.count("--out")) io::save_grid(get("--out"), img, 0, 2, io::Range::symmetric);
-    if (a.count("--out-npy")) io::save_npy(get("--out-npy"), img);
+    if (keep_images) {
+        const Tensor img = concat(imgs, 0);
+        if (a.count("--out")) io::save_grid(get("--out"), img, 0, 2, io::Range::symmetric);
+        if (a.count("--out-npy")) io::save_npy(get("--out-npy"), img);
+    }
     if (a.count("--out-w")) io::save_npy(get("--out-w"), concat(ws, 0));
     std::fprintf(stderr, "generate: wrote %s\n", a.count("--out") ? get("--out").c_str() : outdir.c_str());
     return 0;
