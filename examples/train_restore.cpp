@@ -5,7 +5,7 @@
 //                 [--steps 20000] [--batch 8] [--crop 128] [--size 512] [--lr 1e-3] [--wd 1e-3]
 //                 [--beta2 0.9] [--clip 0.01] [--ema 0] [--noise 0] [--val-every 500]
 //                 [--ckpt-every 200] [--width 32] [--enc 1,1,1,28] [--middle 1] [--dec 1,1,1,1]
-//                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit]
+//                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit] [--until STEP]
 //
 // Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
 // made on the fly — a random crop (with a margin the kernel needs), random flips, a random
@@ -18,6 +18,10 @@
 // cosine schedule to 1e-7, gradient-norm clipping at 0.01. Checkpoints (model, optimizer,
 // EMA, generators, step) every --ckpt-every steps and when interrupted (Ctrl-C); --resume
 // continues from one. --overfit trains on one fixed batch (the CI check that losses fall).
+// --until S stops after step S of the --steps schedule, saves the checkpoint and writes --out
+// with the weights of that step: a run in stages (say, larger crops from step S on: Restormer's
+// progressive patches) is `--until S`, then `--resume` with the new flags, and gives the same
+// weights as one uninterrupted run of the same stages.
 #include <vkgrad/data/motion_blur.hpp>
 #include <vkgrad/io/checkpoint.hpp>
 #include <vkgrad/io/image.hpp>
@@ -89,13 +93,14 @@ std::pair<Tensor, Tensor> make_pair(const std::vector<Tensor>& images, const Ten
 int run(const Args& a) {
     const int64_t steps = a.integer("--steps", 20000), batch = a.integer("--batch", 8), crop = a.integer("--crop", 128);
     const int64_t size = a.integer("--size", 512), val_every = a.integer("--val-every", 500);
-    const int64_t ckpt_every = a.integer("--ckpt-every", 200);
+    const int64_t ckpt_every = a.integer("--ckpt-every", 200), until = a.integer("--until", steps);
     const double lr = a.num("--lr", 1e-3), wd = a.num("--wd", 1e-3), beta2 = a.num("--beta2", 0.9);
     const double clip = a.num("--clip", 0.01), ema_decay = a.num("--ema", 0), noise = a.num("--noise", 0);
     const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 0));
     const bool overfit = a.flags.count("--overfit") > 0;
     VKG_CHECK(steps >= 1 && batch >= 1 && crop >= 16 && size >= crop, "train_restore",
               "need --steps >= 1, --batch >= 1, --crop >= 16 and --size >= --crop");
+    VKG_CHECK(until >= 1 && until <= steps, "train_restore", "--until must be in [1, --steps], got ", until);
     VKG_CHECK(ema_decay >= 0 && ema_decay < 1, "train_restore", "--ema must be in [0, 1)");
     VKG_CHECK(a.v.count("--data") && a.v.count("--kernels") && a.v.count("--out"), "train_restore",
               "--data, --kernels and --out are required (see --help)");
@@ -167,6 +172,7 @@ int run(const Args& a) {
         c.restore("rng.data", data_gen);
         step = std::stoll(c.metadata.at("step"));
         schedule.set_step(step);
+        VKG_CHECK(step <= until, "train_restore", "--resume: the checkpoint is at step ", step, ", past --until ", until);
         std::fprintf(stderr, "train_restore: resumed from %s at step %lld\n", ckpt.c_str(), static_cast<long long>(step));
     }
 
@@ -213,7 +219,7 @@ int run(const Args& a) {
     std::vector<double> losses_seen; // for the summary line: mean of the first and of the last 5
     const auto t_start = std::chrono::steady_clock::now();
     const int64_t start_step = step; // images/s counts this run's steps, not resumed ones
-    while (step < steps && !g_interrupted) {
+    while (step < until && !g_interrupted) {
         std::vector<Tensor> bs, ss;
         if (overfit) {
             bs = fixed_b;
@@ -250,6 +256,9 @@ int run(const Args& a) {
                      static_cast<long long>(step), ckpt.c_str());
         return 130;
     }
+    if (step < steps)
+        std::fprintf(stderr, "train_restore: stopped at step %lld of %lld (--until); checkpoint saved to %s (continue with --resume)\n",
+                     static_cast<long long>(step), static_cast<long long>(steps), ckpt.c_str());
     if (val_every <= 0 || step % val_every != 0) validate();
     const size_t k = std::min<size_t>(5, losses_seen.size());
     double first = 0, last = 0;
@@ -278,12 +287,11 @@ int main(int argc, char** argv) {
     static const std::set<std::string> known = {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
         "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every",
-        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads"};
+        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until"};
     if (const int rc = parse_args(argc, argv, "train_restore", known, {"--resume", "--overfit"}, a)) return rc;
     try {
         return run(a);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "train_restore: %s\n", e.what());
-        return 1;
+        return cli::report_error("train_restore", e);
     }
 }

@@ -23,10 +23,17 @@ line=$(grep "^loss:" "$T/log") || fail "no loss summary"
 echo "overfit: $line"
 echo "$line" | awk '{ if (!($8 == $8 + 0) || !($15 == $15 + 0) || !($15 < $8 - 0.5)) exit 1 }' || fail "loss did not fall: $line"
 
-# 2. Resume: 10 steps, then 10 more from the checkpoint.
-"$B/examples/train_restore" $tiny --steps 10 --out "$T/r.safetensors" --ckpt "$T/r.ckpt" > "$T/log" 2>&1 || fail "first half"
-"$B/examples/train_restore" $tiny --steps 20 --out "$T/r.safetensors" --ckpt "$T/r.ckpt" --resume > "$T/log" 2>&1 || fail "resume"
-grep -q "resumed from .* at step 10" "$T/log" || fail "did not resume at step 10"
+# 2. Resume: a run stopped at step 5 (--until) and resumed gives the weights of an uninterrupted
+#    12-step run bit for bit (model, optimizer, data generator and schedule all restored).
+fresh="--data $T/data --kernels $T/k.npy --batch 2 --crop 32 --size 64 --width 8 --enc 1,1 --middle 1 --dec 1,1
+       --val-every 0 --lr 2e-3 --threads 2 --steps 12"
+"$B/examples/train_restore" $fresh --out "$T/whole.safetensors" --ckpt "$T/whole.ckpt" > "$T/log" 2>&1 || fail "12 steps"
+"$B/examples/train_restore" $fresh --until 5 --out "$T/r.safetensors" --ckpt "$T/r.ckpt" > "$T/log" 2>&1 || fail "first 5 steps"
+grep -q "stopped at step 5 of 12" "$T/log" || fail "--until 5 did not stop at step 5"
+"$B/examples/train_restore" $fresh --out "$T/r.safetensors" --ckpt "$T/r.ckpt" --resume > "$T/log" 2>&1 || fail "resume"
+grep -q "resumed from .* at step 5" "$T/log" || fail "did not resume at step 5"
+cmp -s "$T/whole.safetensors" "$T/r.safetensors" || fail "stopped + resumed weights differ from an uninterrupted run"
+echo "resume: --until 5 + --resume == 12 uninterrupted steps, bit for bit"
 
 # 3. deblur with the weights just trained, on an image whose size is not a multiple of 4.
 "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 || fail "deblur"
@@ -49,6 +56,7 @@ h = \"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 4), }\"
 h = h + ' ' * (118 - len(h)) + '\n'
 open('$T/k44.npy', 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) + h.encode() + bytes(2 * 16 * 4))"
 want="odd k" expect_error "$B/examples/train_restore" --data "$T/data" --kernels "$T/k44.npy" --out "$T/y.safetensors" --steps 1
+want="past --until 3" expect_error "$B/examples/train_restore" $fresh --until 3 --out "$T/y.safetensors" --ckpt "$T/r.ckpt" --resume
 [ ! -e "$T/x.png" ] || fail "a failed deblur left an output file"
 
 # 5. blur apply writes only inside --out, also for a symlinked input file (its name under --in
