@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -101,6 +102,14 @@ inline int parse_args(int argc, char** argv, const char* prog, const std::set<st
         a.v[k] = argv[++i];
     }
     return 0;
+}
+
+/// Prints the error that ends a program and returns its exit code (1). The program's name
+/// leads the line once: most messages come from checks that already start with it.
+inline int report_error(const char* prog, const std::exception& e) {
+    const std::string msg = e.what(), lead = std::string(prog) + ": ";
+    std::fprintf(stderr, "%s%s\n", msg.rfind(lead, 0) == 0 ? "" : lead.c_str(), msg.c_str());
+    return 1;
 }
 
 inline Device pick_device(const std::string& name, const char* prog) {

@@ -197,7 +197,6 @@ int main(int argc, char** argv) {
         }
         return 0;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "deblur: %s\n", e.what());
-        return 1;
+        return cli::report_error("deblur", e);
     }
 }

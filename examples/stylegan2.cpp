@@ -317,7 +317,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "stylegan2: unknown command '%s'\n", cmd.c_str());
         return usage();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "stylegan2: %s\n", e.what());
-        return 1;
+        return cli::report_error("stylegan2", e);
     }
 }

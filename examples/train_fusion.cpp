@@ -286,7 +286,6 @@ int main(int argc, char** argv) {
     try {
         return run(a);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: %s\n", kProg, e.what());
-        return 1;
+        return cli::report_error(kProg, e);
     }
 }
