@@ -112,6 +112,20 @@ inline int report_error(const char* prog, const std::exception& e) {
     return 1;
 }
 
+/// A training program's main: parse the flags, run, report an error once. requires: run(const
+/// Args&) returns the exit code. ensures: 2 for bad flags or --help, 1 after an error.
+template <class Run>
+int main_with_flags(int argc, char** argv, const char* prog, const std::set<std::string>& known,
+                    const std::set<std::string>& switches, Run run) {
+    Args a;
+    if (const int rc = parse_args(argc, argv, prog, known, switches, a)) return rc;
+    try {
+        return run(a);
+    } catch (const std::exception& e) {
+        return report_error(prog, e);
+    }
+}
+
 inline Device pick_device(const std::string& name, const char* prog) {
     if (name == "cpu") return Device{};
 #ifdef VKGRAD_WITH_VULKAN

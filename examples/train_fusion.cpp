@@ -275,17 +275,11 @@ int run(const Args& a) {
 } // namespace
 
 int main(int argc, char** argv) {
-    Args a;
     static const std::set<std::string> known = {
         "--regression", "--regression-config", "--encoder", "--generator", "--data", "--kernels", "--val-data",
         "--val-kernels", "--out", "--ckpt", "--samples", "--vgg", "--lpips-heads", "--vgg19", "--steps", "--batch",
         "--lr", "--lr-step", "--lr-gamma", "--beta1", "--beta2", "--lpips-weight", "--cx-weight", "--cx-r", "--cx-g",
         "--cx-tile", "--cx-band", "--width", "--blocks", "--val-every", "--ckpt-every", "--seed", "--device",
         "--threads"};
-    if (const int rc = parse_args(argc, argv, kProg, known, {"--resume", "--overfit"}, a)) return rc;
-    try {
-        return run(a);
-    } catch (const std::exception& e) {
-        return cli::report_error(kProg, e);
-    }
+    return cli::main_with_flags(argc, argv, kProg, known, {"--resume", "--overfit"}, run);
 }

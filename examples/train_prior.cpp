@@ -284,17 +284,11 @@ int run(const Args& a) {
 } // namespace
 
 int main(int argc, char** argv) {
-    Args a;
     static const std::set<std::string> known = {
         "--generator", "--regression", "--regression-config", "--data", "--kernels", "--val-data", "--val-kernels",
         "--out-encoder", "--out-generator", "--ckpt", "--samples", "--vgg", "--lpips-heads", "--steps", "--batch", "--lr",
         "--lr-d", "--beta1", "--beta2", "--lpips-weight", "--adv-weight", "--r1-gamma", "--r1-every", "--encoder-size",
         "--encoder-convs", "--encoder-max-channels", "--encoder-min-channels", "--val-every", "--ckpt-every", "--seed",
         "--device", "--threads"};
-    if (const int rc = parse_args(argc, argv, kProg, known, {"--resume", "--overfit", "--freeze-g"}, a)) return rc;
-    try {
-        return run(a);
-    } catch (const std::exception& e) {
-        return cli::report_error(kProg, e);
-    }
+    return cli::main_with_flags(argc, argv, kProg, known, {"--resume", "--overfit", "--freeze-g"}, run);
 }

@@ -46,7 +46,6 @@
 using namespace vkgrad;
 using cli::Args;
 using cli::image_files;
-using cli::parse_args;
 using cli::pick_device;
 namespace fs = std::filesystem;
 
@@ -283,15 +282,9 @@ int run(const Args& a) {
 } // namespace
 
 int main(int argc, char** argv) {
-    Args a;
     static const std::set<std::string> known = {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
         "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every",
         "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until"};
-    if (const int rc = parse_args(argc, argv, "train_restore", known, {"--resume", "--overfit"}, a)) return rc;
-    try {
-        return run(a);
-    } catch (const std::exception& e) {
-        return cli::report_error("train_restore", e);
-    }
+    return cli::main_with_flags(argc, argv, "train_restore", known, {"--resume", "--overfit"}, run);
 }
