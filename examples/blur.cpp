@@ -28,6 +28,8 @@
 #include <vkgrad/io/npy.hpp>
 #include <vkgrad/io/progress.hpp>
 
+#include "image_folders.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -121,29 +123,6 @@ int run_kernels(Args args) {
     return 0;
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-/// Every PNG/JPEG under dir, by relative path (generic form, '/' separators), sorted.
-std::map<std::string, fs::path> images_under(const std::string& dir) {
-    VKG_CHECK(fs::is_directory(dir), "blur apply", "--in '", dir, "' is not a directory");
-    std::map<std::string, fs::path> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
-        const std::string ext = lower(e.path().extension().string());
-        if (!e.is_regular_file() || (ext != ".png" && ext != ".jpg" && ext != ".jpeg")) continue;
-        // Lexically, not fs::relative: that resolves symlinks, and a linked file's target path
-        // ("../../elsewhere/x.png") would put its output outside --out.
-        const fs::path rel = e.path().lexically_relative(dir);
-        VKG_CHECK(!rel.empty() && rel.is_relative() && *rel.begin() != "..", "blur apply", "'", e.path().string(),
-                  "' has no relative name under '", dir, "'");
-        out[rel.generic_string()] = e.path();
-    }
-    VKG_CHECK(!out.empty(), "blur apply", "no PNG or JPEG images in '", dir, "' (searched recursively)");
-    return out;
-}
-
 /// The kernel file as float32 [N, k, k], k odd, or an error naming it.
 Tensor load_kernels(const std::string& path) {
     VKG_CHECK(fs::exists(path), "blur apply", "kernel file '", path,
@@ -201,7 +180,7 @@ int run_apply(Args args) {
     VKG_CHECK(noise >= 0, "blur apply", "--noise must be >= 0, got ", noise);
 
     const Tensor kernels = load_kernels(kernels_path);
-    const auto images = images_under(in);
+    const auto images = cli::images_under(in, "--in", "blur apply");
     // Output names: the relative path with extension .png; two inputs must not share one.
     std::map<std::string, std::string> out_name; // input relative path -> output relative path
     std::map<std::string, std::string> taken;

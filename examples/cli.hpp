@@ -4,6 +4,8 @@
 // they read their flags and word their errors.
 #pragma once
 #include <vkgrad/vkgrad.hpp>
+
+#include "image_folders.hpp"
 #ifdef VKGRAD_WITH_VULKAN
 #include <vkgrad/vulkan.hpp>
 #endif
@@ -136,16 +138,10 @@ inline Device pick_device(const std::string& name, const char* prog) {
     ::vkgrad::detail::fail(prog, "--device must be cpu or vulkan, got '", name, "'");
 }
 
+/// The files of images_under (image_folders.hpp) as a list, in the order of their names.
 inline std::vector<fs::path> image_files(const std::string& dir, const char* flag, const char* prog) {
-    VKG_CHECK(fs::is_directory(dir), prog, flag, " '", dir, "' is not a directory");
     std::vector<fs::path> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) out.push_back(e.path());
-    }
-    std::sort(out.begin(), out.end());
-    VKG_CHECK(!out.empty(), prog, flag, " '", dir, "' holds no PNG or JPEG images");
+    for (auto& [rel, path] : images_under(dir, flag, prog)) out.push_back(path);
     return out;
 }
 

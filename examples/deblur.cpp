@@ -2,7 +2,7 @@
 // and optionally the paper's whole method on top of it (a GAN prior and a fusion network).
 //
 //   deblur --in IN.png --out OUT.png [--weights W] [--device cpu|vulkan] [--threads N] [--compare SHEET.png]
-//   deblur --in DIR --out DIR [...]                 every PNG/JPEG of DIR, same names, written as PNG
+//   deblur --in DIR --out DIR [...]                 every PNG/JPEG under DIR, same relative names, as PNG
 //   deblur ... --encoder E --generator G --fusion F [--save-intermediates DIR]
 //
 // Without --weights it uses the small face model trained here (weights/nafnet_faces_small.safetensors,
@@ -73,12 +73,6 @@ bool is_gray(const Tensor& img) {
     for (size_t i = 0; i < plane; ++i)
         if (v[i] != v[plane + i] || v[i] != v[2 * plane + i]) return false;
     return true;
-}
-
-bool is_image(const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
 }
 
 /// What deblur runs: the regression network alone, or the whole method (prior set).
@@ -178,17 +172,23 @@ int main(int argc, char** argv) {
         if (!inter.empty()) fs::create_directories(inter);
         const fs::path in = a["--in"], out = a["--out"];
         if (fs::is_directory(in)) {
-            std::vector<fs::path> files;
-            for (const auto& e : fs::directory_iterator(in))
-                if (e.is_regular_file() && is_image(e.path())) files.push_back(e.path());
-            std::sort(files.begin(), files.end());
-            VKG_CHECK(!files.empty(), "deblur", "'", in.string(), "' holds no PNG or JPEG images");
-            fs::create_directories(out);
+            // Subfolders are mirrored (female/x.jpg -> OUT/female/x.png), as blur apply writes them.
+            const auto files = cli::images_under(in.string(), "--in", "deblur");
+            std::map<std::string, std::string> taken; // output name -> input name
+            for (const auto& [rel, path] : files) {
+                const std::string o = fs::path(rel).replace_extension(".png").generic_string();
+                VKG_CHECK(!taken.count(o), "deblur", "'", rel, "' and '", taken[o], "' would both be written as '", o, "'");
+                taken[o] = rel;
+            }
             io::Progress progress(static_cast<int64_t>(files.size()), 0.0);
-            for (size_t i = 0; i < files.size(); ++i) {
-                const fs::path dst = out / files[i].filename().replace_extension(".png");
-                deblur_file(r, dev, files[i], dst, "", inter);
-                progress.update(static_cast<int64_t>(i + 1));
+            int64_t done = 0;
+            for (const auto& [o, rel] : taken) {
+                const fs::path dst = out / o;
+                fs::create_directories(dst.parent_path());
+                const std::string sub_inter = inter.empty() ? "" : (fs::path(inter) / fs::path(o).parent_path()).string();
+                if (!sub_inter.empty()) fs::create_directories(sub_inter);
+                deblur_file(r, dev, files.at(rel), dst, "", sub_inter);
+                progress.update(++done);
             }
         } else {
             VKG_CHECK(fs::exists(in), "deblur", "input image '", in.string(), "' does not exist");

@@ -3,7 +3,8 @@
 //   evaluate --pred DIR --gt DIR [--lpips alex|vgg|squeeze --lpips-backbone PATH [--lpips-heads PATH]]
 //            [--fid-weights PATH | --fid] [--y-channel] [--json OUT.json]
 //
-// Images are paired by file name (PNG or JPEG). Prints PSNR and SSIM per image and their means
+// Images are paired by file name (PNG or JPEG), subfolders included (female/x.png with female/x.png,
+// as blur apply and deblur write them). Prints PSNR and SSIM per image and their means
 // (8-bit RGB, as scikit-image computes them; --y-channel for BT.601 luma), LPIPS when a backbone
 // is given (torchvision's alexnet / vgg16 / squeezenet1_1 .pth; the heads ship in weights/lpips),
 // FID when pytorch-fid's Inception weights are given (pt_inception-2015-12-05-6726825d.pth; pool3
@@ -15,6 +16,8 @@
 #include <vkgrad/metrics.hpp>
 #include <vkgrad/models/inception.hpp>
 #include <vkgrad/models/lpips.hpp>
+
+#include "image_folders.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -30,17 +33,6 @@ using namespace vkgrad;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::map<std::string, fs::path> images_in(const std::string& dir, const char* flag) {
-    VKG_CHECK(fs::is_directory(dir), "evaluate", flag, " '", dir, "' is not a directory");
-    std::map<std::string, fs::path> out;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) out[e.path().filename().string()] = e.path();
-    }
-    return out;
-}
 
 std::string default_heads(const std::string& net) {
     if (const char* w = std::getenv("VKGRAD_WEIGHTS"); w && *w) return std::string(w) + "/lpips/" + net + ".pth";
@@ -97,7 +89,7 @@ int main(int argc, char** argv) {
     }
     if (pred.empty() || gt.empty()) return usage(argv[0]);
     try {
-        const auto P = images_in(pred, "--pred"), G = images_in(gt, "--gt");
+        const auto P = cli::images_under(pred, "--pred", "evaluate"), G = cli::images_under(gt, "--gt", "evaluate");
         std::vector<std::string> missing;
         for (auto& [n, p] : P)
             if (!G.count(n)) missing.push_back("'" + n + "' has no ground truth in " + gt);
@@ -107,7 +99,6 @@ int main(int argc, char** argv) {
             for (auto& m : missing) std::fprintf(stderr, "evaluate: %s\n", m.c_str());
             return 1;
         }
-        VKG_CHECK(!P.empty(), "evaluate", "no PNG or JPEG images in '", pred, "'");
         std::optional<models::FIDInception> inception;
         if (!fid_weights.empty()) {
             Generator gen(0);

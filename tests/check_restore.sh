@@ -39,6 +39,19 @@ echo "resume: --until 5 + --resume == 12 uninterrupted steps, bit for bit"
 "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 || fail "deblur"
 [ -s "$T/out.png" ] || fail "deblur wrote nothing"
 
+# 3b. A folder tree: blur apply mirrors its subfolders, deblur --in DIR keeps them, evaluate pairs
+#     the restored and sharp images by their relative names.
+mkdir -p "$T/tree/sub"
+cp "$S/docs/demo/sharp_face.png" "$T/tree/sub/face.png"
+"$B/examples/blur" apply --kernels "$T/k.npy" --in "$T/tree" --out "$T/tree_blurred" --sharp "$T/tree_sharp" --size 64 \
+  > "$T/log" 2>&1 || fail "blur apply on a tree"
+"$B/examples/deblur" --in "$T/tree_blurred" --out "$T/tree_restored" --weights "$T/m.safetensors" > "$T/log" 2>&1 \
+  || fail "deblur on a folder tree"
+[ -s "$T/tree_restored/sub/face.png" ] || fail "deblur did not write tree_restored/sub/face.png"
+"$B/examples/evaluate" --pred "$T/tree_restored" --gt "$T/tree_sharp" > "$T/log" 2>&1 || fail "evaluate on a folder tree"
+grep -q "^sub/face.png " "$T/log" || fail "evaluate did not pair sub/face.png"
+echo "folders: blur apply -> deblur -> evaluate keep sub/face.png"
+
 # 4. Errors: a clear message and exit code 1, no crash.
 expect_error() {
   rc=0
