@@ -181,15 +181,7 @@ int run_apply(Args args) {
 
     const Tensor kernels = load_kernels(kernels_path);
     const auto images = cli::images_under(in, "--in", "blur apply");
-    // Output names: the relative path with extension .png; two inputs must not share one.
-    std::map<std::string, std::string> out_name; // input relative path -> output relative path
-    std::map<std::string, std::string> taken;
-    for (const auto& [rel, path] : images) {
-        const std::string o = fs::path(rel).replace_extension(".png").generic_string();
-        VKG_CHECK(!taken.count(o), "blur apply", "'", rel, "' and '", taken[o], "' would both be written as '", o, "'");
-        taken[o] = rel;
-        out_name[rel] = o;
-    }
+    const auto out_name = cli::png_names(images, "blur apply"); // input -> output relative path
     fs::create_directories(out);
     if (!sharp.empty()) fs::create_directories(sharp);
 

@@ -174,20 +174,15 @@ int main(int argc, char** argv) {
         if (fs::is_directory(in)) {
             // Subfolders are mirrored (female/x.jpg -> OUT/female/x.png), as blur apply writes them.
             const auto files = cli::images_under(in.string(), "--in", "deblur");
-            std::map<std::string, std::string> taken; // output name -> input name
-            for (const auto& [rel, path] : files) {
-                const std::string o = fs::path(rel).replace_extension(".png").generic_string();
-                VKG_CHECK(!taken.count(o), "deblur", "'", rel, "' and '", taken[o], "' would both be written as '", o, "'");
-                taken[o] = rel;
-            }
+            const auto names = cli::png_names(files, "deblur");
             io::Progress progress(static_cast<int64_t>(files.size()), 0.0);
             int64_t done = 0;
-            for (const auto& [o, rel] : taken) {
-                const fs::path dst = out / o;
+            for (const auto& [rel, src] : files) {
+                const fs::path o = names.at(rel), dst = out / o;
                 fs::create_directories(dst.parent_path());
-                const std::string sub_inter = inter.empty() ? "" : (fs::path(inter) / fs::path(o).parent_path()).string();
+                const std::string sub_inter = inter.empty() ? "" : (fs::path(inter) / o.parent_path()).string();
                 if (!sub_inter.empty()) fs::create_directories(sub_inter);
-                deblur_file(r, dev, files.at(rel), dst, "", sub_inter);
+                deblur_file(r, dev, src, dst, "", sub_inter);
                 progress.update(++done);
             }
         } else {

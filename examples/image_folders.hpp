@@ -37,4 +37,19 @@ inline std::map<std::string, std::filesystem::path> images_under(const std::stri
     return out;
 }
 
+/// The output name of each input of images_under for a program that writes one PNG per input:
+/// the same relative path with extension .png. ensures: every input has one, and no two inputs
+/// share one (x.jpg and x.png beside each other are an error naming both).
+inline std::map<std::string, std::string> png_names(const std::map<std::string, std::filesystem::path>& images,
+                                                    const char* prog) {
+    std::map<std::string, std::string> out, taken; // input -> output, output -> input
+    for (const auto& [rel, path] : images) {
+        const std::string o = std::filesystem::path(rel).replace_extension(".png").generic_string();
+        VKG_CHECK(!taken.count(o), prog, "'", rel, "' and '", taken[o], "' would both be written as '", o, "'");
+        taken[o] = rel;
+        out[rel] = o;
+    }
+    return out;
+}
+
 } // namespace cli
