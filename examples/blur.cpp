@@ -31,7 +31,6 @@
 #include "image_folders.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -11,7 +11,6 @@
 #endif
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <exception>

@@ -29,7 +29,6 @@
 
 #include "cli.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -19,7 +19,6 @@
 
 #include "image_folders.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
