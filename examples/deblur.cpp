@@ -12,7 +12,7 @@
 // --config nafnet-gopro-width32 | nafnet-gopro-width64 | hinet-gopro. Any image size works (the
 // network pads internally); gray images stay gray. --compare writes input | output side by side.
 // --ensemble N averages the network over N flips/transposes of the input (models::self_ensemble):
-// a little sharper (+0.11 dB at 2, +0.17 dB at 4 on the validation faces), N times slower.
+// a little sharper (+0.15 dB at 2, +0.19 dB at 4 on the validation faces), N times slower.
 //
 // With --encoder (train_prior --out-encoder), --generator (a converted StyleGAN2, train_prior
 // --out-generator) and --fusion (train_fusion --out) the output is x_hat = F(x_R, x_G): the
