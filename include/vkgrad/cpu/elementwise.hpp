@@ -6,13 +6,18 @@
 #include <Eigen/Core>
 
 #include "../core/backend.hpp"
+#include "../core/parallel.hpp"
 
 namespace vkgrad::cpu {
 
 template <class T> using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T> using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-template <class T> void unary(UnaryOp op, const T* xp, T* op_, int64_t n, double a, double b) {
+/// Elements per chunk of a parallel elementwise loop: large enough that a chunk costs more than
+/// handing it to a thread, a multiple of every SIMD width so chunks start on packet boundaries.
+inline constexpr int64_t kElementwiseGrain = int64_t{1} << 15;
+
+template <class T> void unary_range(UnaryOp op, const T* xp, T* op_, int64_t n, double a, double b) {
     ConstArrayMap<T> x(xp, n);
     ArrayMap<T> o(op_, n);
     const T ta = static_cast<T>(a), tb = static_cast<T>(b);
@@ -48,6 +53,11 @@ template <class T> void unary(UnaryOp op, const T* xp, T* op_, int64_t n, double
     }
 }
 
+/// unary_range over [0, n) on the thread pool, in chunks of kElementwiseGrain elements.
+template <class T> void unary(UnaryOp op, const T* xp, T* op_, int64_t n, double a, double b) {
+    parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) { unary_range(op, xp + lo, op_ + lo, hi - lo, a, b); });
+}
+
 template <class T> inline T binary_scalar(BinaryOp op, T x, T y) {
     switch (op) {
     case BinaryOp::add: return x + y;
@@ -67,6 +77,40 @@ template <class T> inline T binary_scalar(BinaryOp op, T x, T y) {
     return T(0);
 }
 
+/// The axes of an elementwise loop after dropping axes of size 1 and merging axes that are
+/// contiguous in every operand, so runs along the last axis are as long as the layouts allow.
+template <size_t K> struct RowLayout {
+    Shape out;                 ///< merged extents (empty: a single element)
+    std::array<Shape, K> st;   ///< per-operand strides of the merged axes
+    RowLayout(const Shape& out_in, const std::array<Shape, K>& st_in) {
+        for (size_t d = 0; d < out_in.size(); ++d) {
+            if (out_in[d] == 1) continue;
+            bool merge = !out.empty();
+            for (size_t k = 0; k < K && merge; ++k) merge = st[k].back() == st_in[k][d] * out_in[d];
+            if (merge) {
+                out.back() *= out_in[d];
+                for (size_t k = 0; k < K; ++k) st[k].back() = st_in[k][d];
+            } else {
+                out.push_back(out_in[d]);
+                for (size_t k = 0; k < K; ++k) st[k].push_back(st_in[k][d]);
+            }
+        }
+    }
+    int64_t inner() const { return out.empty() ? 1 : out.back(); }
+    int64_t rows() const { return inner() == 0 ? 0 : numel(out) / inner(); }
+    /// Each operand's element offset at the start of row r (r in row-major order).
+    std::array<int64_t, K> row_offsets(int64_t r) const {
+        std::array<int64_t, K> off{};
+        if (out.empty()) return off;
+        for (size_t d = out.size() - 1; d-- > 0 && r > 0;) {
+            const int64_t i = r % out[d];
+            r /= out[d];
+            for (size_t k = 0; k < K; ++k) off[k] += i * st[k][d];
+        }
+        return off;
+    }
+};
+
 /// Calls body(offsets, inner, steps) for every run along the innermost axis of `out`, where
 /// offsets[k] is the element offset of operand k at the start of the run, steps[k] its stride
 /// along the run, and strides[k] its per-axis strides. Runs visit `out` in row-major order.
@@ -74,28 +118,16 @@ template <class T> inline T binary_scalar(BinaryOp op, T x, T y) {
 /// so runs are as long as the layouts allow.
 template <size_t K, class Body>
 void for_each_row(const Shape& out_in, const std::array<Shape, K>& st_in, Body&& body) {
-    Shape out;
-    std::array<Shape, K> st;
-    for (size_t d = 0; d < out_in.size(); ++d) {
-        if (out_in[d] == 1) continue;
-        bool merge = !out.empty();
-        for (size_t k = 0; k < K && merge; ++k) merge = st[k].back() == st_in[k][d] * out_in[d];
-        if (merge) {
-            out.back() *= out_in[d];
-            for (size_t k = 0; k < K; ++k) st[k].back() = st_in[k][d];
-        } else {
-            out.push_back(out_in[d]);
-            for (size_t k = 0; k < K; ++k) st[k].push_back(st_in[k][d]);
-        }
-    }
+    const RowLayout<K> L(out_in, st_in);
     std::array<int64_t, K> off{}, step{};
-    if (out.empty()) { // a single element
+    if (L.out.empty()) { // a single element
         body(off, int64_t(1), step);
         return;
     }
+    const auto& out = L.out;
+    const auto& st = L.st;
     const size_t nd = out.size();
-    const int64_t inner = out[nd - 1];
-    const int64_t rows = inner == 0 ? 0 : numel(out) / inner;
+    const int64_t inner = L.inner(), rows = L.rows();
     for (size_t k = 0; k < K; ++k) step[k] = st[k][nd - 1];
     Shape idx(nd, 0);
     for (int64_t r = 0; r < rows; ++r) {
@@ -111,6 +143,38 @@ void for_each_row(const Shape& out_in, const std::array<Shape, K>& st_in, Body&&
     }
 }
 
+/// for_each_row on the thread pool: the runs are cut into pieces of at most kElementwiseGrain
+/// elements, and body(offsets, n, steps, pos) is called once per piece, pos being the piece's
+/// row-major position in `out`. Pieces depend on the shapes alone and every element is computed
+/// by one call, so the results do not depend on the thread count.
+template <size_t K, class Body>
+void for_each_piece(const Shape& out_in, const std::array<Shape, K>& st_in, Body&& body) {
+    const RowLayout<K> L(out_in, st_in);
+    const int64_t inner = L.inner(), rows = L.rows();
+    if (rows == 0) return;
+    std::array<int64_t, K> step{};
+    if (!L.out.empty())
+        for (size_t k = 0; k < K; ++k) step[k] = L.st[k].back();
+    const int64_t per_row = (inner + kElementwiseGrain - 1) / kElementwiseGrain; // pieces in a row
+    // Short rows are grouped so that a task still holds about kElementwiseGrain elements.
+    const int64_t rows_per_task = per_row > 1 ? 1 : std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(inner, 1));
+    const int64_t tasks = per_row > 1 ? rows * per_row : (rows + rows_per_task - 1) / rows_per_task;
+    parallel_for(tasks, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t t = lo; t < hi; ++t) {
+            if (per_row > 1) {
+                const int64_t r = t / per_row, b = (t % per_row) * kElementwiseGrain;
+                auto off = L.row_offsets(r);
+                for (size_t k = 0; k < K; ++k) off[k] += b * step[k];
+                body(const_cast<const std::array<int64_t, K>&>(off), std::min(kElementwiseGrain, inner - b), step,
+                     r * inner + b);
+            } else {
+                for (int64_t r = t * rows_per_task; r < std::min(rows, (t + 1) * rows_per_task); ++r)
+                    body(L.row_offsets(r), inner, step, r * inner);
+            }
+        }
+    });
+}
+
 template <class T, class F>
 void binary_loop(const T* a, const Shape& as, const T* b, const Shape& bs, T* o, const Shape& os, F f) {
     // Contiguous runs get loops with unit or zero strides written out, so they vectorise.
@@ -124,17 +188,19 @@ void binary_loop(const T* a, const Shape& as, const T* b, const Shape& bs, T* o,
         else
             for (int64_t i = 0; i < n; ++i) out[i] = f(pa[i * sa], pb[i * sb]);
     };
+    // Elementwise, so cutting the work into pieces changes no result: every element is computed
+    // the same way whichever piece and thread it falls in.
     const int64_t n = numel(os);
-    if (as == os && bs == os) run(a, 1, b, 1, o, n);
-    else if (as == os && numel(bs) == 1) run(a, 1, b, 0, o, n);
-    else if (bs == os && numel(as) == 1) run(a, 0, b, 1, o, n);
+    const bool sa = numel(as) == 1 && bs == os, sb = numel(bs) == 1 && as == os;
+    if ((as == os && bs == os) || sa || sb)
+        parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+            run(sa ? a : a + lo, sa ? 0 : 1, sb ? b : b + lo, sb ? 0 : 1, o + lo, hi - lo);
+        });
     else {
         const std::array<Shape, 2> st{broadcast_strides(as, os), broadcast_strides(bs, os)};
-        T* out = o;
-        for_each_row<2>(os, st, [&](const std::array<int64_t, 2>& off, int64_t inner, const std::array<int64_t, 2>& s) {
-            run(a + off[0], s[0], b + off[1], s[1], out, inner);
-            out += inner;
-        });
+        for_each_piece<2>(os, st,
+                          [&](const std::array<int64_t, 2>& off, int64_t len, const std::array<int64_t, 2>& s,
+                              int64_t pos) { run(a + off[0], s[0], b + off[1], s[1], o + pos, len); });
     }
 }
 
@@ -154,11 +220,11 @@ template <class T>
 void where(const T* c, const Shape& cs, const T* a, const Shape& as, const T* b, const Shape& bs, T* o,
            const Shape& os) {
     const std::array<Shape, 3> st{broadcast_strides(cs, os), broadcast_strides(as, os), broadcast_strides(bs, os)};
-    T* out = o;
-    for_each_row<3>(os, st, [&](const std::array<int64_t, 3>& off, int64_t inner, const std::array<int64_t, 3>& s) {
-        for (int64_t i = 0; i < inner; ++i)
+    for_each_piece<3>(os, st, [&](const std::array<int64_t, 3>& off, int64_t len, const std::array<int64_t, 3>& s,
+                                  int64_t pos) {
+        T* out = o + pos;
+        for (int64_t i = 0; i < len; ++i)
             out[i] = c[off[0] + i * s[0]] != T(0) ? a[off[1] + i * s[1]] : b[off[2] + i * s[2]];
-        out += inner;
     });
 }
 

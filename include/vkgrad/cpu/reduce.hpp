@@ -20,6 +20,20 @@ template <class T> T reduce_identity(ReduceOp op) {
     return op == ReduceOp::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
 }
 
+/// The float64 sum of x[0..n). Eight independent accumulators, so the compiler can vectorise
+/// the adds (one accumulator chains each add behind the last: ~4 cycles an element, which made
+/// the per-channel sums of a NAFNet training step 12 % of its time). The order is fixed by n
+/// alone, so the result is the same on every call.
+template <class T> double sum_as_double(const T* x, int64_t n) {
+    double acc[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += static_cast<double>(x[i + j]);
+    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; ++i) s += static_cast<double>(x[i]);
+    return s;
+}
+
 /// out[a, b] = reduce_r x[a, r, b]. Parallel over rows a and column blocks of b; each output
 /// element is reduced by one thread in r order, so results do not depend on the thread count.
 template <class T> void reduce_arb(ReduceOp op, const T* x, T* out, int64_t A, int64_t R, int64_t B) {
@@ -28,10 +42,10 @@ template <class T> void reduce_arb(ReduceOp op, const T* x, T* out, int64_t A, i
         parallel_for(A, std::max<int64_t>(1, 32768 / std::max<int64_t>(R, 1)), [&](int64_t lo, int64_t hi) {
             for (int64_t a = lo; a < hi; ++a) {
                 Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> v(x + a * R, R);
-                out[a] = R == 0 ? reduce_identity<T>(op)
-                                : (op == ReduceOp::sum ? static_cast<T>(v.template cast<double>().sum())
-                                   : op == ReduceOp::max ? v.maxCoeff()
-                                                         : v.minCoeff());
+                out[a] = R == 0                ? reduce_identity<T>(op)
+                         : op == ReduceOp::sum ? static_cast<T>(sum_as_double(x + a * R, R))
+                         : op == ReduceOp::max ? v.maxCoeff()
+                                               : v.minCoeff();
             }
         });
         return;
