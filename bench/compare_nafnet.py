@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""A NAFNet training step, vkgrad against PyTorch, on the configurations we train and ship.
+
+Run with Debian's python3-torch:  /usr/bin/python3 bench/compare_nafnet.py [--build DIR] [--reps N]
+Both run at 2 threads, interleaved request by request after a warm-up; each number is the
+median of --reps (default 5) repetitions. "step" is forward, PSNR loss and backward; the
+PyTorch network is tests/reference/restoration_torch.py's NAFNet (its LayerNorm2d composed of
+tensor ops, as vkgrad's). Ratios are vkgrad / torch (below 1: vkgrad is faster). GFLOP/s count
+the convolutions' multiply-adds only (x2 for the forward, x6 for a step: backward is about two
+forwards), so they undercount the elementwise work both sides also do.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from restoration_torch import NAFNet  # noqa: E402
+
+# (name, N, H, W, width, enc, middle, dec)
+CONFIGS = [
+    ("shipped 16 @256", 1, 256, 256, 16, (1, 1, 2, 4), 2, (1, 1, 1, 1)),
+    ("shipped 16 @442", 1, 442, 442, 16, (1, 1, 2, 4), 2, (1, 1, 1, 1)),
+    ("width 32 @256", 1, 256, 256, 32, (1, 1, 1, 28), 1, (1, 1, 1, 1)),
+]
+
+
+def conv_flops(net, x):
+    total = [0.0]
+
+    def hook(m, inp, out):
+        total[0] += 2.0 * out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        net(x)
+    for h in hs:
+        h.remove()
+    return total[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--filter", default="")
+    args = ap.parse_args()
+    exe = os.path.join(args.build, "bench", "bench_nafnet")
+    if not os.path.exists(exe):
+        sys.exit(f"{exe} not found: configure with  meson setup {args.build} -Dbenchmarks=true  and build it")
+    torch.set_num_threads(2)
+    vk = subprocess.Popen([exe, "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def vk_time(req):
+        vk.stdin.write(req + "\n")
+        out = vk.stdout.readline().strip()
+        try:
+            return float(out)
+        except ValueError:
+            sys.exit(f"bench_nafnet failed on '{req}': {out}")
+
+    def torch_time(net, x, target, mode):
+        t0 = time.perf_counter()
+        if mode == "fwd":
+            with torch.no_grad():
+                net(x)
+        else:
+            net.zero_grad()
+            loss = 10 / torch.log(torch.tensor(10.0)) * torch.log(((net(x) - target) ** 2).mean(dim=(1, 2, 3)) + 1e-8).mean()
+            loss.backward()
+        return (time.perf_counter() - t0) * 1e3
+
+    print(f"{'config':<18}{'fwd vk':>9}{'fwd torch':>10}{'ratio':>7}{'step vk':>9}{'step torch':>11}{'ratio':>7}"
+          f"{'GF/s vk':>9}{'GF/s t':>8}", flush=True)
+    for name, n, h, w, width, enc, middle, dec in CONFIGS:
+        if args.filter not in name:
+            continue
+        torch.manual_seed(0)
+        net = NAFNet(3, width, middle, enc, dec)
+        x, target = torch.rand(n, 3, h, w), torch.rand(n, 3, h, w)
+        fl = conv_flops(net, x)
+        res = {}
+        for mode in ("fwd", "step"):
+            req = f"{n} {h} {w} {width} {','.join(map(str, enc))} {middle} {','.join(map(str, dec))} {mode}"
+            vk_time(req)  # warm-up both
+            torch_time(net, x, target, mode)
+            tv, tt = [], []
+            for _ in range(args.reps):
+                time.sleep(0.03)  # let PyTorch's spinning OpenMP workers go quiet (see compare_torch.py)
+                tv.append(vk_time(req))
+                time.sleep(0.03)
+                tt.append(torch_time(net, x, target, mode))
+            res[mode] = (statistics.median(tv), statistics.median(tt))
+        (fv, ft), (sv, st) = res["fwd"], res["step"]
+        print(f"{name:<18}{fv:>9.1f}{ft:>10.1f}{fv / ft:>7.2f}{sv:>9.1f}{st:>11.1f}{sv / st:>7.2f}"
+              f"{3 * fl / sv / 1e6:>9.1f}{3 * fl / st / 1e6:>8.1f}", flush=True)
+    vk.stdin.close()
+    vk.wait()
+
+
+if __name__ == "__main__":
+    main()
