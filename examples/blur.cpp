@@ -188,7 +188,7 @@ int run_apply(Args args) {
     Generator pick(seed), noise_gen(splitmix64(seed ^ 0x6e6f697365ull)); // "noise"
     NoGradGuard no_grad;
     io::Json::Object mapping;
-    io::Progress bar(static_cast<int64_t>(images.size()));
+    io::Progress bar(static_cast<int64_t>(images.size()), 2.0, stderr, "image");
     int64_t done = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& [rel, path] : images) {

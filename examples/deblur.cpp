@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
             // Subfolders are mirrored (female/x.jpg -> OUT/female/x.png), as blur apply writes them.
             const auto files = cli::images_under(in.string(), "--in", "deblur");
             const auto names = cli::png_names(files, "deblur");
-            io::Progress progress(static_cast<int64_t>(files.size()), 0.0);
+            io::Progress progress(static_cast<int64_t>(files.size()), 0.0, stderr, "image");
             int64_t done = 0;
             for (const auto& [rel, src] : files) {
                 const fs::path o = names.at(rel), dst = out / o;

@@ -35,7 +35,8 @@ grep -q "resumed from .* at step 5" "$T/log" || fail "did not resume at step 5"
 cmp -s "$T/whole.safetensors" "$T/r.safetensors" || fail "stopped + resumed weights differ from an uninterrupted run"
 echo "resume: --until 5 + --resume == 12 uninterrupted steps, bit for bit"
 
-# 3. deblur with the weights just trained, on an image whose size is not a multiple of 4.
+# 3. deblur with the weights just trained, on the 512x512 demo face (sizes the network must pad
+#    and crop back are the unit tests' 37x45 NAFNet).
 "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 || fail "deblur"
 [ -s "$T/out.png" ] || fail "deblur wrote nothing"
 # --ensemble 2 averages the network with its left-right mirror: another image, the same size.
@@ -53,6 +54,7 @@ cp "$S/docs/demo/sharp_face.png" "$T/tree/sub/face.png"
 "$B/examples/deblur" --in "$T/tree_blurred" --out "$T/tree_restored" --weights "$T/m.safetensors" > "$T/log" 2>&1 \
   || fail "deblur on a folder tree"
 [ -s "$T/tree_restored/sub/face.png" ] || fail "deblur did not write tree_restored/sub/face.png"
+grep -q "^image 1/1 .* images/s" "$T/log" || fail "deblur on a folder printed no 'image 1/1 ... images/s' progress: $(cat "$T/log")"
 "$B/examples/evaluate" --pred "$T/tree_restored" --gt "$T/tree_sharp" > "$T/log" 2>&1 || fail "evaluate on a folder tree"
 grep -q "^sub/face.png " "$T/log" || fail "evaluate did not pair sub/face.png"
 echo "folders: blur apply -> deblur -> evaluate keep sub/face.png"
