@@ -10,13 +10,13 @@ the convolutions' multiply-adds only (x2 for the forward, x6 for a step: backwar
 forwards), so they undercount the elementwise work both sides also do.
 """
 import argparse
+import math
 import os
-import statistics
-import subprocess
 import sys
-import time
 
 import torch
+
+from interleave import Interleaved, timed_ms
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
 from restoration_torch import NAFNet  # noqa: E402
@@ -43,37 +43,24 @@ def conv_flops(net, x):
     return total[0]
 
 
+def torch_step(net, x, target, mode):
+    if mode == "fwd":
+        with torch.no_grad():
+            net(x)
+    else:
+        net.zero_grad()
+        loss = 10 / math.log(10) * torch.log(((net(x) - target) ** 2).mean(dim=(1, 2, 3)) + 1e-8).mean()
+        loss.backward()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--filter", default="")
     args = ap.parse_args()
-    exe = os.path.join(args.build, "bench", "bench_nafnet")
-    if not os.path.exists(exe):
-        sys.exit(f"{exe} not found: configure with  meson setup {args.build} -Dbenchmarks=true  and build it")
     torch.set_num_threads(2)
-    vk = subprocess.Popen([exe, "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def vk_time(req):
-        vk.stdin.write(req + "\n")
-        out = vk.stdout.readline().strip()
-        try:
-            return float(out)
-        except ValueError:
-            sys.exit(f"bench_nafnet failed on '{req}': {out}")
-
-    def torch_time(net, x, target, mode):
-        t0 = time.perf_counter()
-        if mode == "fwd":
-            with torch.no_grad():
-                net(x)
-        else:
-            net.zero_grad()
-            loss = 10 / torch.log(torch.tensor(10.0)) * torch.log(((net(x) - target) ** 2).mean(dim=(1, 2, 3)) + 1e-8).mean()
-            loss.backward()
-        return (time.perf_counter() - t0) * 1e3
-
+    vk = Interleaved(args.build, "bench_nafnet")
     print(f"{'config':<18}{'fwd vk':>9}{'fwd torch':>10}{'ratio':>7}{'step vk':>9}{'step torch':>11}{'ratio':>7}"
           f"{'GF/s vk':>9}{'GF/s t':>8}", flush=True)
     for name, n, h, w, width, enc, middle, dec in CONFIGS:
@@ -86,20 +73,11 @@ def main():
         res = {}
         for mode in ("fwd", "step"):
             req = f"{n} {h} {w} {width} {','.join(map(str, enc))} {middle} {','.join(map(str, dec))} {mode}"
-            vk_time(req)  # warm-up both
-            torch_time(net, x, target, mode)
-            tv, tt = [], []
-            for _ in range(args.reps):
-                time.sleep(0.03)  # let PyTorch's spinning OpenMP workers go quiet (see compare_torch.py)
-                tv.append(vk_time(req))
-                time.sleep(0.03)
-                tt.append(torch_time(net, x, target, mode))
-            res[mode] = (statistics.median(tv), statistics.median(tt))
+            res[mode] = vk.medians(req, lambda: timed_ms(lambda: torch_step(net, x, target, mode)), args.reps)
         (fv, ft), (sv, st) = res["fwd"], res["step"]
         print(f"{name:<18}{fv:>9.1f}{ft:>10.1f}{fv / ft:>7.2f}{sv:>9.1f}{st:>11.1f}{sv / st:>7.2f}"
               f"{3 * fl / sv / 1e6:>9.1f}{3 * fl / st / 1e6:>8.1f}", flush=True)
-    vk.stdin.close()
-    vk.wait()
+    vk.close()
 
 
 if __name__ == "__main__":

@@ -10,14 +10,11 @@ ratios over the whole table.
 """
 import argparse
 import math
-import os
-import statistics
-import subprocess
-import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from interleave import Interleaved, timed_ms
 
 # (name, N, C, H, W, O, k, stride, pad, groups)
 SHAPES = [
@@ -45,37 +42,24 @@ def flops(n, c, h, w, o, k, s, p, g):
     return 2.0 * n * o * ho * wo * (c // g) * k * k
 
 
+def torch_conv(x, w, b, s, p, g, mode):
+    if mode == "fwd":
+        with torch.no_grad():
+            F.conv2d(x, w, b, s, p, 1, g)
+    else:
+        xr, wr, br = x.detach().requires_grad_(), w.detach().requires_grad_(), b.detach().requires_grad_()
+        y = F.conv2d(xr, wr, br, s, p, 1, g)
+        y.backward(torch.ones_like(y))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--filter", default="")
     args = ap.parse_args()
-    exe = os.path.join(args.build, "bench", "bench_conv")
-    if not os.path.exists(exe):
-        sys.exit(f"{exe} not found: configure with  meson setup {args.build} -Dbenchmarks=true  and build it")
     torch.set_num_threads(2)
-    vk = subprocess.Popen([exe, "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def vk_time(req):
-        vk.stdin.write(req + "\n")
-        out = vk.stdout.readline().strip()
-        try:
-            return float(out)
-        except ValueError:
-            sys.exit(f"bench_conv failed on '{req}': {out}")
-
-    def torch_time(x, w, b, s, p, g, mode):
-        t0 = time.perf_counter()
-        if mode == "fwd":
-            with torch.no_grad():
-                F.conv2d(x, w, b, s, p, 1, g)
-        else:
-            xr, wr, br = x.detach().requires_grad_(), w.detach().requires_grad_(), b.detach().requires_grad_()
-            y = F.conv2d(xr, wr, br, s, p, 1, g)
-            y.backward(torch.ones_like(y))
-        return (time.perf_counter() - t0) * 1e3
-
+    vk = Interleaved(args.build, "bench_conv")
     print(f"{'shape':<24}{'fwd vk':>9}{'fwd torch':>10}{'ratio':>7}{'f+b vk':>9}{'f+b torch':>10}{'ratio':>7}"
           f"{'GF/s vk':>9}{'GF/s t':>8}", flush=True)
     ratios = []
@@ -85,26 +69,15 @@ def main():
         x, wt, b = torch.randn(n, c, h, w), torch.randn(o, c // g, k, k) * 0.05, torch.randn(o)
         res = {}
         for mode in ("fwd", "fwdbwd"):
-            req = f"{n} {c} {h} {w} {o} {k} {k} {s} {p} {g} {mode}"
-            vk_time(req)  # warm-up both
-            torch_time(x, wt, b, s, p, g, mode)
-            tv, tt = [], []
-            for _ in range(args.reps):  # interleaved
-                # PyTorch's OpenMP workers spin for a few ms after each call; on two cores they
-                # would steal the CPUs from whichever side runs next. A pause lets both start quiet.
-                time.sleep(0.03)
-                tv.append(vk_time(req))
-                time.sleep(0.03)
-                tt.append(torch_time(x, wt, b, s, p, g, mode))
-            res[mode] = (statistics.median(tv), statistics.median(tt))
+            res[mode] = vk.medians(f"{n} {c} {h} {w} {o} {k} {k} {s} {p} {g} {mode}",
+                                   lambda: timed_ms(lambda: torch_conv(x, wt, b, s, p, g, mode)), args.reps)
         fv, ft = res["fwd"]
         bv, bt = res["fwdbwd"]
         fl = flops(n, c, h, w, o, k, s, p, g)
         ratios.append(bv / bt)
         print(f"{name:<24}{fv:>9.2f}{ft:>10.2f}{fv / ft:>7.2f}{bv:>9.2f}{bt:>10.2f}{bv / bt:>7.2f}"
               f"{fl / fv / 1e6:>9.1f}{fl / ft / 1e6:>8.1f}", flush=True)
-    vk.stdin.close()
-    vk.wait()
+    vk.close()
     print(f"geomean fwd+bwd ratio: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
 
 
