@@ -6,6 +6,7 @@
 //                 [--beta2 0.9] [--clip 0.01] [--ema 0] [--noise 0] [--val-every 500]
 //                 [--ckpt-every 200] [--width 32] [--enc 1,1,1,28] [--middle 1] [--dec 1,1,1,1]
 //                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit] [--until STEP]
+//                 [--init WEIGHTS.safetensors]
 //
 // Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
 // made on the fly — a random crop (with a margin the kernel needs), random flips, a random
@@ -22,9 +23,13 @@
 // with the weights of that step: a run in stages (say, larger crops from step S on: Restormer's
 // progressive patches) is `--until S`, then `--resume` with the new flags, and gives the same
 // weights as one uninterrupted run of the same stages.
+// --init W starts a new run from trained weights W of a network with the same width and at most
+// these blocks: NAFBlocks W lacks start as identities (beta = gamma = 0), so a trained model can
+// be deepened and trained on from exactly where it was (the step-0 validation shows it).
 #include <vkgrad/data/motion_blur.hpp>
 #include <vkgrad/io/checkpoint.hpp>
 #include <vkgrad/io/image.hpp>
+#include <vkgrad/io/module_weights.hpp>
 #include <vkgrad/io/progress.hpp>
 #include <vkgrad/metrics.hpp>
 #include <vkgrad/models/nafnet.hpp>
@@ -88,6 +93,49 @@ std::pair<Tensor, Tensor> make_pair(const std::vector<Tensor>& images, const Ten
     return {clamp(blurred, 0, 1), sharp};
 }
 
+/// The NAFBlock a state-dict key belongs to ("encoders.3.5." for "encoders.3.5.conv1.weight",
+/// "middle_blks.1." for "middle_blks.1.beta"), or "" for a tensor outside the blocks.
+std::string block_of(const std::string& key) {
+    const bool level = key.rfind("encoders.", 0) == 0 || key.rfind("decoders.", 0) == 0;
+    if (!level && key.rfind("middle_blks.", 0) != 0) return "";
+    size_t at = 0;
+    for (int dots = level ? 3 : 2; dots > 0; --dots) {
+        at = key.find('.', at);
+        if (at == std::string::npos) return "";
+        ++at;
+    }
+    return key.substr(0, at);
+}
+
+/// --init: loads `path` into `model`. Every tensor of the file must be one of the model's, with
+/// its shape; every tensor the file lacks must lie in a NAFBlock the file has nothing of, so
+/// the new blocks (beta = gamma = 0) are identities and the model computes what the file's did.
+void init_from(models::NAFNet& model, const std::string& path) {
+    const auto sd = io::read_state_dict(path);
+    std::map<std::string, Tensor> mine;
+    for (auto& [k, t] : model.state_dict()) mine[k] = t;
+    std::set<std::string> blocks_in_file;
+    for (auto& [k, t] : sd) {
+        const auto it = mine.find(k);
+        VKG_CHECK(it != mine.end(), "train_restore", "--init: '", path, "' holds '", k,
+                  "', which this network does not have (are --width, --enc, --middle and --dec at least the file's?)");
+        VKG_CHECK(it->second.shape() == t.shape(), "train_restore", "--init: '", k, "' in '", path, "' is ",
+                  to_string(t.shape()), " but this network's is ", to_string(it->second.shape()),
+                  " (the same --width is needed)");
+        blocks_in_file.insert(block_of(k));
+    }
+    std::set<std::string> new_blocks;
+    for (auto& [k, t] : mine) {
+        if (sd.count(k)) continue;
+        const std::string b = block_of(k);
+        VKG_CHECK(!b.empty() && !blocks_in_file.count(b), "train_restore", "--init: '", path, "' lacks '", k,
+                  "'; only whole NAFBlocks may be new, so that they start as identities");
+        new_blocks.insert(b);
+    }
+    model.load_state_dict(sd, false);
+    std::fprintf(stderr, "train_restore: initialised from %s: %zu tensors loaded, %zu new NAFBlocks (identities at the start)\n",
+                 path.c_str(), sd.size(), new_blocks.size());
+}
 
 int run(const Args& a) {
     const int64_t steps = a.integer("--steps", 20000), batch = a.integer("--batch", 8), crop = a.integer("--crop", 128);
@@ -137,6 +185,9 @@ int run(const Args& a) {
     // --- model, optimizer, schedule ---
     Generator init(seed), data_gen(seed + 1);
     models::NAFNet model(cfg, init);
+    VKG_CHECK(!(a.v.count("--init") && a.flags.count("--resume")), "train_restore",
+              "--init starts a new run from weights and --resume continues one from its checkpoint: give one of them");
+    if (a.v.count("--init")) init_from(model, a.str("--init"));
     std::unique_ptr<models::NAFNet> ema;
     if (ema_decay > 0) {
         ema = std::make_unique<models::NAFNet>(cfg, init);
@@ -201,6 +252,8 @@ int run(const Args& a) {
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (a.v.count("--samples")) io::save_grid(a.str("--samples"), concat(sheet, 0), 3);
     };
+
+    if (a.v.count("--init")) validate(); // where the grown network starts: the file's own numbers
 
     // --- training ---
     std::signal(SIGINT, on_sigint);
@@ -285,6 +338,6 @@ int main(int argc, char** argv) {
     static const std::set<std::string> known = {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
         "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every",
-        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until"};
+        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until", "--init"};
     return cli::main_with_flags(argc, argv, "train_restore", known, {"--resume", "--overfit"}, run);
 }

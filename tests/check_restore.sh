@@ -10,6 +10,13 @@ S=$2
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; cat "$T/log" 2>/dev/null | tail -5; exit 1; }
+# expect_error CMD...: CMD must exit 1 with a message containing $want.
+expect_error() {
+  rc=0
+  "$@" > "$T/log" 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || fail "expected exit 1 from: $* (got $rc)"
+  grep -q "$want" "$T/log" || fail "message lacks '$want': $(cat "$T/log")"
+}
 
 "$B/examples/blur" kernels --count 4 --size 9 --seed 3 --out "$T/k.npy" > "$T/log" 2>&1 || fail "blur kernels"
 mkdir "$T/data"
@@ -34,6 +41,26 @@ grep -q "stopped at step 5 of 12" "$T/log" || fail "--until 5 did not stop at st
 grep -q "resumed from .* at step 5" "$T/log" || fail "did not resume at step 5"
 cmp -s "$T/whole.safetensors" "$T/r.safetensors" || fail "stopped + resumed weights differ from an uninterrupted run"
 echo "resume: --until 5 + --resume == 12 uninterrupted steps, bit for bit"
+
+# 2b. --init deepens a trained network: blocks the weights lack start as identities, so the grown
+#     network's step-0 validation equals the small one's final one, to the printed digit.
+val="--val-data $T/data --val-kernels $T/k.npy"
+base="--data $T/data --kernels $T/k.npy --batch 2 --crop 32 --size 64 --width 8 --dec 1,1 --val-every 0 --lr 2e-3 --threads 2"
+"$B/examples/train_restore" $base $val --enc 1,1 --middle 1 --steps 12 --out "$T/small.safetensors" --ckpt "$T/small.ckpt" \
+  > "$T/log" 2>&1 || fail "small model for --init"
+small=$(grep "^validation at step 12:" "$T/log" | sed 's/.*step 12: //; s/ in .*//') || fail "no validation of the small model"
+"$B/examples/train_restore" $base $val --enc 1,3 --middle 2 --steps 1 --init "$T/small.safetensors" --out "$T/grown.safetensors" \
+  --ckpt "$T/grown.ckpt" > "$T/log" 2>&1 || fail "train_restore --init"
+grep -q "3 new NAFBlocks" "$T/log" || fail "--init did not report 3 new blocks"
+grown=$(grep "^validation at step 0:" "$T/log" | sed 's/.*step 0: //; s/ in .*//') || fail "no step-0 validation after --init"
+[ -n "$small" ] && [ "$small" = "$grown" ] || fail "the grown network starts at '$grown', not at the small one's '$small'"
+echo "init: a network grown by 3 blocks starts where the small one ended ($grown)"
+want="does not have" expect_error "$B/examples/train_restore" $base --enc 1,0 --middle 1 --steps 1 --init "$T/small.safetensors" \
+  --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
+want="the same --width" expect_error "$B/examples/train_restore" $base --width 16 --enc 1,1 --middle 1 --steps 1 \
+  --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
+want="give one of them" expect_error "$B/examples/train_restore" $base --enc 1,1 --middle 1 --steps 1 --resume \
+  --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/small.ckpt"
 
 # 3. deblur with the weights just trained, on the 512x512 demo face (sizes the network must pad
 #    and crop back are the unit tests' 37x45 NAFNet).
@@ -60,12 +87,6 @@ grep -q "^sub/face.png " "$T/log" || fail "evaluate did not pair sub/face.png"
 echo "folders: blur apply -> deblur -> evaluate keep sub/face.png"
 
 # 4. Errors: a clear message and exit code 1, no crash.
-expect_error() {
-  rc=0
-  "$@" > "$T/log" 2>&1 || rc=$?
-  [ "$rc" -eq 1 ] || fail "expected exit 1 from: $* (got $rc)"
-  grep -q "$want" "$T/log" || fail "message lacks '$want': $(cat "$T/log")"
-}
 want="does not exist" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/missing.safetensors"
 want="does not exist" expect_error "$B/examples/deblur" --in "$T/missing.png" --out "$T/x.png" --weights "$T/m.safetensors"
 printf 'not an image' > "$T/bad.png"
