@@ -9,14 +9,13 @@ tensor ops, as vkgrad's). Ratios are vkgrad / torch (below 1: vkgrad is faster).
 the convolutions' multiply-adds only (x2 for the forward, x6 for a step: backward is about two
 forwards), so they undercount the elementwise work both sides also do.
 """
-import argparse
 import math
 import os
 import sys
 
 import torch
 
-from interleave import Interleaved, timed_ms
+from interleave import Interleaved, parse_args, timed_ms
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
 from restoration_torch import NAFNet  # noqa: E402
@@ -54,11 +53,7 @@ def torch_step(net, x, target, mode):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--filter", default="")
-    args = ap.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
     torch.set_num_threads(2)
     vk = Interleaved(args.build, "bench_nafnet")
     print(f"{'config':<18}{'fwd vk':>9}{'fwd torch':>10}{'ratio':>7}{'step vk':>9}{'step torch':>11}{'ratio':>7}"

@@ -8,13 +8,12 @@ the input, weight and bias gradients with a grad_output of ones. Ratios are vkgr
 (below 1: vkgrad is faster). The last line is the geometric mean of the forward+backward
 ratios over the whole table.
 """
-import argparse
 import math
 
 import torch
 import torch.nn.functional as F
 
-from interleave import Interleaved, timed_ms
+from interleave import Interleaved, parse_args, timed_ms
 
 # (name, N, C, H, W, O, k, stride, pad, groups)
 SHAPES = [
@@ -53,11 +52,7 @@ def torch_conv(x, w, b, s, p, g, mode):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--filter", default="")
-    args = ap.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
     torch.set_num_threads(2)
     vk = Interleaved(args.build, "bench_conv")
     print(f"{'shape':<24}{'fwd vk':>9}{'fwd torch':>10}{'ratio':>7}{'f+b vk':>9}{'f+b torch':>10}{'ratio':>7}"

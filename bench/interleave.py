@@ -5,11 +5,21 @@ milliseconds; `Interleaved` keeps one running and times each request alternately
 function doing the same work, so both see the same machine load. These machines are shared and
 noisy: only the ratio of the two medians is meant to be read.
 """
+import argparse
 import os
 import statistics
 import subprocess
 import sys
 import time
+
+
+def parse_args(description):
+    """The options every compare_*.py takes: --build DIR, --reps N (default 5), --filter TEXT."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--filter", default="", help="only the rows whose name contains this")
+    return ap.parse_args()
 
 
 class Interleaved:
