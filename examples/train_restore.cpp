@@ -6,7 +6,7 @@
 //                 [--beta2 0.9] [--clip 0.01] [--ema 0] [--noise 0] [--val-every 500]
 //                 [--ckpt-every 200] [--width 32] [--enc 1,1,1,28] [--middle 1] [--dec 1,1,1,1]
 //                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit] [--until STEP]
-//                 [--init WEIGHTS.safetensors]
+//                 [--init WEIGHTS.safetensors] [--warmup 0]
 //
 // Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
 // made on the fly — a random crop (with a margin the kernel needs), random flips, a random
@@ -16,7 +16,8 @@
 // `blur apply` does); PSNR/SSIM of the restored images are reported next to the blurred ones'.
 //
 // NAFNet's GoPro recipe by default: PSNR loss, AdamW (betas 0.9/0.9, weight decay 1e-3),
-// cosine schedule to 1e-7, gradient-norm clipping at 0.01. Checkpoints (model, optimizer,
+// cosine schedule to 1e-7, gradient-norm clipping at 0.01; --warmup N ramps the rate up
+// linearly over the first N steps (for --init: fresh Adam moments jolt a trained network). Checkpoints (model, optimizer,
 // EMA, generators, step) every --ckpt-every steps and when interrupted (Ctrl-C); --resume
 // continues from one. --overfit trains on one fixed batch (the CI check that losses fall).
 // --until S stops after step S of the --steps schedule, saves the checkpoint and writes --out
@@ -141,6 +142,7 @@ int run(const Args& a) {
     const int64_t steps = a.integer("--steps", 20000), batch = a.integer("--batch", 8), crop = a.integer("--crop", 128);
     const int64_t size = a.integer("--size", 512), val_every = a.integer("--val-every", 500);
     const int64_t ckpt_every = a.integer("--ckpt-every", 200), until = a.integer("--until", steps);
+    const int64_t warmup = a.integer("--warmup", 0);
     const double lr = a.num("--lr", 1e-3), wd = a.num("--wd", 1e-3), beta2 = a.num("--beta2", 0.9);
     const double clip = a.num("--clip", 0.01), ema_decay = a.num("--ema", 0), noise = a.num("--noise", 0);
     const uint64_t seed = static_cast<uint64_t>(a.integer("--seed", 0));
@@ -149,6 +151,7 @@ int run(const Args& a) {
               "need --steps >= 1, --batch >= 1, --crop >= 16 and --size >= --crop");
     VKG_CHECK(until >= 1 && until <= steps, "train_restore", "--until must be in [1, --steps], got ", until);
     VKG_CHECK(ema_decay >= 0 && ema_decay < 1, "train_restore", "--ema must be in [0, 1)");
+    VKG_CHECK(warmup >= 0 && warmup <= steps, "train_restore", "--warmup must be in [0, --steps], got ", warmup);
     VKG_CHECK(a.v.count("--data") && a.v.count("--kernels") && a.v.count("--out"), "train_restore",
               "--data, --kernels and --out are required (see --help)");
     if (a.v.count("--threads")) set_num_threads(static_cast<int>(a.integer("--threads", 0)));
@@ -200,7 +203,8 @@ int run(const Args& a) {
     model.move_to(dev);
     if (ema) ema->move_to(dev);
     optim::AdamW opt(model.parameters(), lr, wd, {0.9, beta2});
-    optim::CosineAnnealingLR schedule(opt, steps, 1e-7);
+    std::unique_ptr<optim::LRSchedule> schedule = std::make_unique<optim::CosineAnnealingLR>(opt, steps, 1e-7);
+    if (warmup > 0) schedule = std::make_unique<optim::LinearWarmup>(opt, std::move(schedule), warmup);
     int64_t step = 0;
     const std::string ckpt = a.str("--ckpt", a.str("--out") + ".ckpt");
     const auto save_ckpt = [&] {
@@ -221,7 +225,7 @@ int run(const Args& a) {
         c.restore("opt", opt);
         c.restore("rng.data", data_gen);
         step = std::stoll(c.metadata.at("step"));
-        schedule.set_step(step);
+        schedule->set_step(step);
         VKG_CHECK(step <= until, "train_restore", "--resume: the checkpoint is at step ", step, ", past --until ", until);
         std::fprintf(stderr, "train_restore: resumed from %s at step %lld\n", ckpt.c_str(), static_cast<long long>(step));
     }
@@ -289,7 +293,7 @@ int run(const Args& a) {
         loss.backward();
         if (clip > 0) optim::clip_grad_norm_(model.parameters(), clip);
         opt.step();
-        schedule.step();
+        schedule->step();
         if (ema) optim::ema_update(*ema, model, ema_decay);
         ++step;
         const double l = to(detach(loss), Device{}).item();
@@ -337,7 +341,7 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
     static const std::set<std::string> known = {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
-        "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every",
+        "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every", "--warmup",
         "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until", "--init"};
     return cli::main_with_flags(argc, argv, "train_restore", known, {"--resume", "--overfit"}, run);
 }

@@ -51,6 +51,9 @@ TEST_CASE("optimizer trajectories match torch.optim over 20 steps") {
           [](Optimizer& o) { return std::make_unique<StepLR>(o, 5, 0.5); }}},
         {"adamw_cosine", {[](Problem& p) { return std::make_unique<AdamW>(p.model.parameters(), 1e-2, 0.1); },
                           [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 20, 1e-4); }}},
+        {"adamw_warmup_cosine",
+         {[](Problem& p) { return std::make_unique<AdamW>(p.model.parameters(), 1e-2, 0.1); },
+          [](Optimizer& o) { return std::make_unique<LinearWarmup>(o, std::make_unique<CosineAnnealingLR>(o, 20, 1e-4), 5); }}},
         {"adam_groups_clip",
          {[](Problem& p) {
               return std::make_unique<Adam>(
@@ -141,5 +144,13 @@ TEST_CASE("schedules are closed-form functions of the step") {
     CHECK(s3.lr_at(1.0, 10) == doctest::Approx(0.1));
     s3.set_step(5);
     CHECK(opt.groups[0].lr == doctest::Approx(0.55));
+    // the warm-up ramps (t + 1) / 4 and is at its rate as soon as it is made
+    s3.set_step(0); // the base rate back to 1
+    LinearWarmup s4(opt, std::make_unique<CosineAnnealingLR>(opt, 10, 0.1), 4);
+    CHECK(opt.groups[0].lr == doctest::Approx(0.25));
+    CHECK(s4.lr_at(1.0, 2) == doctest::Approx(0.75 * s3.lr_at(1.0, 2)));
+    CHECK(s4.lr_at(1.0, 3) == s3.lr_at(1.0, 3));
+    CHECK(s4.lr_at(1.0, 7) == s3.lr_at(1.0, 7));
     test::check_error([&] { MultiStepLR(opt, {5, 2}); }, {"MultiStepLR", "increasing"});
+    test::check_error([&] { LinearWarmup(opt, std::make_unique<StepLR>(opt, 3), 0); }, {"LinearWarmup", "steps"});
 }

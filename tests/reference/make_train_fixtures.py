@@ -147,6 +147,11 @@ OPT_CONFIGS = {
                      lambda o: torch.optim.lr_scheduler.StepLR(o, 5, 0.5), None),
     "adamw_cosine": (lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1),
                      lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 20, 1e-4), None),
+    # LinearWarmup(CosineAnnealingLR(20, 1e-4), 5): LambdaLR with the product of both factors
+    "adamw_warmup_cosine": (lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1),
+                            lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda t: min(1.0, (t + 1) / 5) * (
+                                1e-4 + (1e-2 - 1e-4) * (1 + math.cos(math.pi * t / 20)) / 2) / 1e-2),
+                            None),
     "adam_groups_clip": (lambda ps: torch.optim.Adam([{"params": [ps[0]], "lr": 1e-2},
                                                       {"params": [ps[1]], "lr": 2.5e-3}], betas=(0.0, 0.99), eps=1e-6),
                          None, 0.5),

@@ -7,6 +7,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "optimizer.hpp"
@@ -84,6 +85,28 @@ public:
 private:
     int64_t t_max_;
     double eta_min_;
+};
+
+/// inner's rate times min(1, (t + 1) / steps): a linear warm-up over the first `steps` steps
+/// (torch: LambdaLR with that factor times inner's). Fresh Adam moments make the first updates
+/// about lr in size for every weight, signal or not; ramping lr up spares a trained network
+/// (a resumed or grown one) that jolt. Requires steps >= 1 and `inner` made on the same
+/// optimizer; ensures the groups' rates are already step 0's when it returns.
+class LinearWarmup : public LRSchedule {
+public:
+    LinearWarmup(Optimizer& opt, std::unique_ptr<LRSchedule> inner, int64_t steps)
+        : LRSchedule(opt), inner_(std::move(inner)), steps_(steps) {
+        VKG_CHECK(inner_ != nullptr, "LinearWarmup", "no inner schedule");
+        VKG_CHECK(steps >= 1, "LinearWarmup", "steps must be >= 1, got ", steps);
+        set_step(0); // unlike the others, step 0's rate is not the base rate
+    }
+    double lr_at(double base, int64_t t) const override {
+        return std::min(1.0, static_cast<double>(t + 1) / static_cast<double>(steps_)) * inner_->lr_at(base, t);
+    }
+
+private:
+    std::unique_ptr<LRSchedule> inner_;
+    int64_t steps_;
 };
 
 } // namespace vkgrad::optim
