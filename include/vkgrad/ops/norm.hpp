@@ -1,5 +1,8 @@
 // vkgrad/ops/norm.hpp — normalisations, composed from mean/var and elementwise ops.
 #pragma once
+#include <tuple>
+#include <utility>
+
 #include "inplace.hpp"
 #include "pool.hpp"
 #include "reduce.hpp"
@@ -20,12 +23,38 @@ inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
 
 /// NAFNet's LayerNorm2d: each pixel normalised over its channels (population variance),
 /// then scaled by weight[C] and shifted by bias[C].
+/// The forward is the composition below; the backward is the closed form, still ordinary ops
+/// (with x^ the normalised input, r = 1/std, gw = g * weight, means over channels):
+///   dx = r (gw - mean(gw) - x^ mean(gw x^)),  dweight = sum(g x^),  dbias = sum(g)
+/// about half the passes over the activation that differentiating the composition takes.
+/// When the backward is itself recorded (a second derivative), x^ and r are recomputed from x
+/// with recorded ops so that they, too, are differentiated.
 inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {
     detail::check_image("layer_norm2d", x);
-    const Tensor mu = mean(x, {1}, true);
-    const Tensor d = x - mu;
-    const Tensor y = d * rsqrt(mean(d * d, {1}, true) + eps);
-    return y * detail::per_channel(weight, x, "layer_norm2d") + detail::per_channel(bias, x, "layer_norm2d");
+    const Tensor w = detail::per_channel(weight, x, "layer_norm2d"), b = detail::per_channel(bias, x, "layer_norm2d");
+    const auto normalise = [eps](const Tensor& v) {
+        const Tensor d = v - mean(v, {1}, true);
+        const Tensor r = rsqrt(mean(d * d, {1}, true) + eps);
+        return std::pair{d * r, r};
+    };
+    Tensor xhat, r, y;
+    {
+        NoGradGuard ng; // recorded as one node below
+        std::tie(xhat, r) = normalise(x);
+        y = xhat * w + b;
+    }
+    return record(y, "layer_norm2d", {x, weight, bias},
+                  [x, w, xhat, r, normalise, weight](const Tensor& g, const Tensor&, const std::vector<bool>& n) {
+                      auto [xh, rs] = grad_enabled() ? normalise(x) : std::pair{xhat, r};
+                      Tensor gx, gweight, gbias;
+                      if (n[0]) {
+                          const Tensor gw = g * w;
+                          gx = (gw - mean(gw, {1}, true) - xh * mean(gw * xh, {1}, true)) * rs;
+                      }
+                      if (n[1]) gweight = reshape(sum_to(g * xh, w.shape()), weight.shape());
+                      if (n[2]) gbias = reshape(sum_to(g, w.shape()), weight.shape());
+                      return grads(gx, gweight, gbias);
+                  });
 }
 
 /// torch.nn.functional.instance_norm without running statistics: each (image, channel)
