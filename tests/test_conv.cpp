@@ -9,21 +9,16 @@ using vkgrad::test::check_error;
 using vkgrad::testing::relerr;
 
 namespace {
-/// The definition, one multiply-add at a time, in double: the oracle for larger shapes.
-Tensor conv2d_reference(const Tensor& x, const Tensor& w, const ConvParams& p) {
-    const auto& xs = x.shape();
-    const auto& ws = w.shape();
+/// Visits every multiply-add of the convolution's definition: f(x index, w index, y index).
+template <class F> void for_each_tap(const Shape& xs, const Shape& ws, const ConvParams& p, F&& f) {
     const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], kh = ws[2], kw = ws[3], G = p.groups;
     const int64_t Ho = (H + p.padding[0] + p.padding[1] - p.dilation[0] * (kh - 1) - 1) / p.stride[0] + 1;
     const int64_t Wo = (W + p.padding[2] + p.padding[3] - p.dilation[1] * (kw - 1) - 1) / p.stride[1] + 1;
-    const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
-    std::vector<double> y(static_cast<size_t>(N * O * Ho * Wo), 0.0);
     const int64_t Cg = C / G, Og = O / G;
     for (int64_t n = 0; n < N; ++n)
         for (int64_t o = 0; o < O; ++o)
             for (int64_t oh = 0; oh < Ho; ++oh)
-                for (int64_t ow = 0; ow < Wo; ++ow) {
-                    double acc = 0;
+                for (int64_t ow = 0; ow < Wo; ++ow)
                     for (int64_t c = 0; c < Cg; ++c)
                         for (int64_t i = 0; i < kh; ++i)
                             for (int64_t j = 0; j < kw; ++j) {
@@ -31,12 +26,33 @@ Tensor conv2d_reference(const Tensor& x, const Tensor& w, const ConvParams& p) {
                                 const int64_t iw = ow * p.stride[1] - p.padding[2] + j * p.dilation[1];
                                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                                 const int64_t ci = (o / Og) * Cg + c;
-                                acc += xv[static_cast<size_t>(((n * C + ci) * H + ih) * W + iw)] *
-                                       wv[static_cast<size_t>(((o * Cg + c) * kh + i) * kw + j)];
+                                f(static_cast<size_t>(((n * C + ci) * H + ih) * W + iw),
+                                  static_cast<size_t>(((o * Cg + c) * kh + i) * kw + j),
+                                  static_cast<size_t>(((n * O + o) * Ho + oh) * Wo + ow));
                             }
-                    y[static_cast<size_t>(((n * O + o) * Ho + oh) * Wo + ow)] = acc;
-                }
-    return from_vector(y, {N, O, Ho, Wo});
+}
+
+/// Both gradients of <conv2d(x, w), gy> from the definition, in double.
+std::pair<Tensor, Tensor> conv2d_grads_reference(const Tensor& x, const Tensor& w, const Tensor& gy, const ConvParams& p) {
+    const auto xv = x.to_vector<double>(), wv = w.to_vector<double>(), gv = gy.to_vector<double>();
+    std::vector<double> gx(xv.size(), 0.0), gw(wv.size(), 0.0);
+    for_each_tap(x.shape(), w.shape(), p, [&](size_t xi, size_t wi, size_t yi) {
+        gx[xi] += gv[yi] * wv[wi];
+        gw[wi] += gv[yi] * xv[xi];
+    });
+    return {from_vector(gx, x.shape()), from_vector(gw, w.shape())};
+}
+
+/// The definition, one multiply-add at a time, in double: the oracle for larger shapes.
+Tensor conv2d_reference(const Tensor& x, const Tensor& w, const ConvParams& p) {
+    const auto& xs = x.shape();
+    const auto& ws = w.shape();
+    const int64_t Ho = (xs[2] + p.padding[0] + p.padding[1] - p.dilation[0] * (ws[2] - 1) - 1) / p.stride[0] + 1;
+    const int64_t Wo = (xs[3] + p.padding[2] + p.padding[3] - p.dilation[1] * (ws[3] - 1) - 1) / p.stride[1] + 1;
+    const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
+    std::vector<double> y(static_cast<size_t>(xs[0] * ws[0] * Ho * Wo), 0.0);
+    for_each_tap(xs, ws, p, [&](size_t xi, size_t wi, size_t yi) { y[yi] += xv[xi] * wv[wi]; });
+    return from_vector(y, {xs[0], ws[0], Ho, Wo});
 }
 
 struct ConvCase {
@@ -50,6 +66,9 @@ const ConvCase kCases[] = {
     {{1, 4, 12, 12}, {4, 1, 3, 3}, {{2, 2}, {1, 1, 1, 1}, {1, 1}, 4}}, // depthwise, stride 2: im2col + GEMM
     {{3, 32, 20, 20}, {16, 32, 1, 1}, ConvParams::torch()},           // pointwise
     {{1, 6, 31, 30}, {4, 3, 5, 5}, {{2, 1}, {2, 1, 0, 3}, {1, 2}, 2}}, // everything at once
+    // over kWeightGradPart (16384) pixels an image: the weight gradient's sum is cut into parts
+    {{2, 32, 130, 131}, {4, 32, 1, 1}, ConvParams::torch()},          // pointwise: 3 tiles, 2 parts an image
+    {{1, 4, 129, 130}, {6, 4, 3, 3}, ConvParams::torch(1, 1)},        // 3x3, 2 parts
 };
 } // namespace
 
@@ -59,6 +78,20 @@ TEST_CASE("conv2d: larger shapes agree with the direct definition") {
         INFO("x " << to_string(c.x) << " w " << to_string(c.w));
         const Tensor x = randn(c.x, gen), w = randn(c.w, gen) * 0.1;
         CHECK(relerr(conv2d(x, w, Tensor(), c.p), conv2d_reference(x, w, c.p)) <= testing::kForwardTol);
+    }
+}
+
+TEST_CASE("conv2d: gradients of larger shapes agree with the direct definition") {
+    Generator gen(11);
+    for (const auto& c : kCases) {
+        INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+        Tensor x = randn(c.x, gen).requires_grad_(), w = (randn(c.w, gen) * 0.1).requires_grad_();
+        const Tensor y = conv2d(x, w, Tensor(), c.p);
+        const Tensor gy = randn(y.shape(), gen);
+        backward(y, gy);
+        const auto [gx, gw] = conv2d_grads_reference(x, w, gy, c.p);
+        CHECK(relerr(x.grad(), gx) <= testing::kGradTol);
+        CHECK(relerr(w.grad(), gw) <= testing::kGradTol);
     }
 }
 

@@ -133,20 +133,25 @@ template <class T> void conv2d_forward_gemm(const T* x, const T* w, T* y, const 
     });
 }
 
-/// gx = the adjoint of conv2d_forward in x; parallel over (image, group, channel block).
+/// gx = the adjoint of conv2d_forward in x; parallel over (image, group, channel block) and,
+/// for a 1x1 convolution, over pixel tiles too: its tiles write disjoint pixels, and NAFNet's
+/// 1x1 convolutions have a single channel block, which would leave every other core idle.
+/// (A larger kernel's col2im adds across tile borders, so its tiles stay in one unit.)
 template <class T> void conv2d_input_grad_gemm(const T* gy, const T* w, T* gx, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
-    const int64_t tile = tile_pixels(cb * g.kk(), P);
-    std::fill(gx, gx + g.N * g.C * g.HW(), T(0));
-    parallel_for(g.N * g.G * blocks, 1, [&](int64_t lo, int64_t hi) {
-        std::vector<T> buf(static_cast<size_t>(cb * g.kk() * tile));
+    const int64_t tile = tile_pixels(cb * g.kk(), P), tiles = g.pointwise() ? (P + tile - 1) / tile : 1;
+    if (!g.pointwise()) std::fill(gx, gx + g.N * g.C * g.HW(), T(0)); // col2im adds; a 1x1 GEMM writes
+    parallel_for(g.N * g.G * blocks * tiles, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(cb * g.kk() * tile));
         for (int64_t u = lo; u < hi; ++u) {
-            const int64_t b = u % blocks, gi = (u / blocks) % g.G, n = u / blocks / g.G;
+            const int64_t t = u % tiles, b = (u / tiles) % blocks, gi = (u / tiles / blocks) % g.G;
+            const int64_t n = u / tiles / blocks / g.G;
             const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
             T* gxb = gx + (n * g.C + gi * g.Cg() + c0) * g.HW();
             const MatView<const T> wt{w + gi * Og * K + c0 * g.kk(), 1, K}; // [rows, Og] = w block transposed
-            for (int64_t p0 = 0; p0 < P; p0 += tile) {
-                const int64_t cnt = std::min(tile, P - p0);
+            const int64_t first = g.pointwise() ? t * tile : 0, last = g.pointwise() ? std::min(P, first + tile) : P;
+            for (int64_t p0 = first; p0 < last; p0 += tile) {
+                const int64_t cnt = std::min(tile, last - p0);
                 const MatView<const T> gyt{gy + (n * g.O + gi * Og) * P + p0, P, 1};
                 if (g.pointwise()) {
                     gemm<T>(rows, cnt, Og, wt, gyt, gxb + p0, g.HW());
@@ -159,33 +164,57 @@ template <class T> void conv2d_input_grad_gemm(const T* gy, const T* w, T* gx, c
     });
 }
 
-/// gw = the adjoint of conv2d_forward in w; parallel over (group, channel block), each summing
-/// over images and tiles in a fixed order.
+/// Pixels per weight-gradient part: each part (a segment of one image's pixels, or several whole
+/// small images) sums into its own partial, so a large image's reduction over pixels runs on
+/// every core; fixed, so the result is the same for any thread count.
+constexpr int64_t kWeightGradPart = 16384;
+
+/// gw = the adjoint of conv2d_forward in w: for each (group, channel block), a sum over images
+/// and pixels. Parallel over (group, channel block, part of about kWeightGradPart pixels), each
+/// part's partial kept apart and the partials added in order. The partials hold about
+/// N * P / kWeightGradPart + 1 copies of the weights.
 template <class T> void conv2d_weight_grad_gemm(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
     const int64_t tile = tile_pixels(cb * g.kk(), P);
-    parallel_for(g.G * blocks, 1, [&](int64_t lo, int64_t hi) {
+    const int64_t seg = std::max(kWeightGradPart, tile), segs = (P + seg - 1) / seg; // segments of an image
+    const int64_t per = P >= seg ? 1 : std::min(g.N, seg / P), image_groups = (g.N + per - 1) / per;
+    const int64_t parts = image_groups * segs, part_size = Og * cb * g.kk(); // a partial is [Og, rows]
+    if (parts == 0) return std::fill(gw, gw + g.O * K, T(0)); // no pixels: a zero gradient
+    std::vector<T> partial(static_cast<size_t>(g.G * blocks * parts * part_size));
+    parallel_for(g.G * blocks * parts, 1, [&](int64_t lo, int64_t hi) {
         std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(cb * g.kk() * tile));
         for (int64_t u = lo; u < hi; ++u) {
-            const int64_t b = u % blocks, gi = u / blocks;
+            const int64_t s = u % segs, ig = (u / segs) % image_groups, b = (u / parts) % blocks, gi = u / parts / blocks;
             const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
-            T* acc = gw + gi * Og * K + c0 * g.kk(); // [Og, rows] with leading dimension K
+            T* acc = partial.data() + u * part_size;
             bool first = true;
-            for (int64_t n = 0; n < g.N; ++n) {
+            for (int64_t n = ig * per; n < std::min(g.N, (ig + 1) * per); ++n) {
                 const T* xb = x + (n * g.C + gi * g.Cg() + c0) * g.HW();
-                for (int64_t p0 = 0; p0 < P; p0 += tile, first = false) {
-                    const int64_t cnt = std::min(tile, P - p0);
+                const int64_t end = std::min(P, (s + 1) * seg);
+                for (int64_t p0 = s * seg; p0 < end; p0 += tile, first = false) {
+                    const int64_t cnt = std::min(tile, end - p0);
                     const MatView<const T> gyt{gy + (n * g.O + gi * Og) * P + p0, P, 1};
                     if (g.pointwise()) {
-                        gemm<T>(Og, rows, cnt, gyt, {xb + p0, 1, g.HW()}, acc, K, !first);
+                        gemm<T>(Og, rows, cnt, gyt, {xb + p0, 1, g.HW()}, acc, rows, !first);
                     } else {
                         im2col(xb, nc, g, p0, p0 + cnt, buf.data());
-                        gemm<T>(Og, rows, cnt, gyt, {buf.data(), 1, cnt}, acc, K, !first);
+                        gemm<T>(Og, rows, cnt, gyt, {buf.data(), 1, cnt}, acc, rows, !first);
                     }
                 }
             }
         }
     });
+    for (int64_t gi = 0; gi < g.G; ++gi)
+        for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t c0 = b * cb, rows = std::min(cb, g.Cg() - c0) * g.kk();
+            const T* part = partial.data() + (gi * blocks + b) * parts * part_size;
+            for (int64_t o = 0; o < Og; ++o) {
+                T* out = gw + gi * Og * K + o * K + c0 * g.kk();
+                std::copy(part + o * rows, part + (o + 1) * rows, out);
+                for (int64_t q = 1; q < parts; ++q)
+                    for (int64_t r = 0; r < rows; ++r) out[r] += part[q * part_size + o * rows + r];
+            }
+        }
 }
 
 // --- depthwise (one input and one output channel per group, stride 1) -----------------------
