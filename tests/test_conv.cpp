@@ -69,6 +69,9 @@ const ConvCase kCases[] = {
     // over kWeightGradPart (16384) pixels an image: the weight gradient's sum is cut into parts
     {{2, 32, 130, 131}, {4, 32, 1, 1}, ConvParams::torch()},          // pointwise: 3 tiles, 2 parts an image
     {{1, 4, 129, 130}, {6, 4, 3, 3}, ConvParams::torch(1, 1)},        // 3x3, 2 parts
+    // few pixels, many channels: the GEMMs' rows are cut into chunks (kMinUnits)
+    {{1, 256, 8, 8}, {512, 256, 1, 1}, ConvParams::torch()},          // pointwise
+    {{2, 40, 6, 6}, {100, 40, 3, 3}, ConvParams::torch(1, 1)},        // 3x3, a last chunk of 4 rows
 };
 } // namespace
 

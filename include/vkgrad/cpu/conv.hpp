@@ -110,36 +110,57 @@ inline int64_t tile_pixels(int64_t rows, int64_t P) {
 /// Channels per block for the adjoint kernels (about 256 col rows).
 inline int64_t channel_block(const ConvGeom& g) { return std::clamp<int64_t>(256 / g.kk(), 1, g.Cg()); }
 
-/// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps; parallel over (image, group, tile).
+/// Work units a kernel wants before it also cuts its GEMMs' rows (output channels).
+constexpr int64_t kMinUnits = 16;
+/// Rows per chunk when a kernel has only `units` units of `rows` rows: a low-resolution layer
+/// is a single pixel tile, and one unit would leave every other core idle. Chunks are
+/// multiples of `align`; the cut depends on the shapes only, so results do not depend on the
+/// thread count.
+inline int64_t row_chunk(int64_t units, int64_t rows, int64_t align) {
+    if (units >= kMinUnits || rows <= align) return rows;
+    const int64_t want = (kMinUnits + units - 1) / units, chunk = (rows + want - 1) / want;
+    return std::min(rows, (chunk + align - 1) / align * align);
+}
+/// Row alignment for the adjoint kernels' chunks: whole 6-row register tiles, and at least the
+/// 16 rows below which gemm leaves the packed kernel.
+constexpr int64_t kAdjointRowAlign = 48;
+
+/// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps; parallel over (image, group, tile) and,
+/// when those are few, over chunks of output channels too (whole packed blocks of the weights).
 template <class T> void conv2d_forward_gemm(const T* x, const T* w, T* y, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), tile = tile_pixels(K, P), tiles = (P + tile - 1) / tile;
+    const int64_t mc = row_chunk(g.N * g.G * tiles, Og, kGemmRowBlock), chunks = (Og + mc - 1) / mc;
     std::vector<LeftOperand<T>> wpack; // each group's weights packed once, shared by all tiles
     for (int64_t gi = 0; gi < g.G; ++gi) wpack.emplace_back(Og, K, MatView<const T>{w + gi * Og * K, K, 1});
-    parallel_for(g.N * g.G * tiles, 1, [&](int64_t lo, int64_t hi) {
+    parallel_for(g.N * g.G * tiles * chunks, 1, [&](int64_t lo, int64_t hi) {
         std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(K * tile));
         for (int64_t u = lo; u < hi; ++u) {
-            const int64_t t = u % tiles, gi = (u / tiles) % g.G, n = u / tiles / g.G;
+            const int64_t m = u % chunks, t = (u / chunks) % tiles, gi = (u / chunks / tiles) % g.G;
+            const int64_t n = u / chunks / tiles / g.G, m0 = m * mc, rows = std::min(mc, Og - m0);
             const int64_t p0 = t * tile, p1 = std::min(P, p0 + tile), cnt = p1 - p0;
             const T* xg = x + (n * g.C + gi * g.Cg()) * g.HW();
-            const T* wg = w + gi * Og * K;
-            T* out = y + (n * g.O + gi * Og) * P + p0;
+            const MatView<const T> wm{w + (gi * Og + m0) * K, K, 1};
+            T* out = y + (n * g.O + gi * Og + m0) * P + p0;
             if (g.pointwise()) {
-                gemm<T>(Og, cnt, K, {wg, K, 1}, {xg + p0, g.HW(), 1}, out, P, false, &wpack[gi].packed);
+                gemm<T>(rows, cnt, K, wm, {xg + p0, g.HW(), 1}, out, P, false, wpack[gi].packed_from(m0));
             } else {
                 im2col(xg, g.Cg(), g, p0, p1, buf.data());
-                gemm<T>(Og, cnt, K, {wg, K, 1}, {buf.data(), cnt, 1}, out, P, false, &wpack[gi].packed);
+                gemm<T>(rows, cnt, K, wm, {buf.data(), cnt, 1}, out, P, false, wpack[gi].packed_from(m0));
             }
         }
     });
 }
 
 /// gx = the adjoint of conv2d_forward in x; parallel over (image, group, channel block) and,
-/// for a 1x1 convolution, over pixel tiles too: its tiles write disjoint pixels, and NAFNet's
-/// 1x1 convolutions have a single channel block, which would leave every other core idle.
-/// (A larger kernel's col2im adds across tile borders, so its tiles stay in one unit.)
+/// for a 1x1 convolution, over pixel tiles too: its tiles write disjoint pixels. (A larger
+/// kernel's col2im adds across tile borders, so its tiles stay in one unit.) Channel blocks are
+/// made smaller when the units are few: NAFNet's 1x1 convolutions have a single block.
 template <class T> void conv2d_input_grad_gemm(const T* gy, const T* w, T* gx, const ConvGeom& g) {
-    const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
-    const int64_t tile = tile_pixels(cb * g.kk(), P), tiles = g.pointwise() ? (P + tile - 1) / tile : 1;
+    const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb0 = channel_block(g), tile = tile_pixels(cb0 * g.kk(), P);
+    const int64_t tiles = g.pointwise() ? (P + tile - 1) / tile : 1;
+    const int64_t cb = row_chunk(g.N * g.G * tiles * ((g.Cg() + cb0 - 1) / cb0), cb0,
+                                 (kAdjointRowAlign + g.kk() - 1) / g.kk());
+    const int64_t blocks = (g.Cg() + cb - 1) / cb;
     if (!g.pointwise()) std::fill(gx, gx + g.N * g.C * g.HW(), T(0)); // col2im adds; a 1x1 GEMM writes
     parallel_for(g.N * g.G * blocks * tiles, 1, [&](int64_t lo, int64_t hi) {
         std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(cb * g.kk() * tile));
@@ -170,9 +191,10 @@ template <class T> void conv2d_input_grad_gemm(const T* gy, const T* w, T* gx, c
 constexpr int64_t kWeightGradPart = 16384;
 
 /// gw = the adjoint of conv2d_forward in w: for each (group, channel block), a sum over images
-/// and pixels. Parallel over (group, channel block, part of about kWeightGradPart pixels), each
-/// part's partial kept apart and the partials added in order. The partials hold about
-/// N * P / kWeightGradPart + 1 copies of the weights.
+/// and pixels. Parallel over (group, channel block, part of about kWeightGradPart pixels) and,
+/// when those are few, chunks of output channels; each part's partial is kept apart and the
+/// partials are added in order. The partials hold about N * P / kWeightGradPart + 1 copies of
+/// the weights.
 template <class T> void conv2d_weight_grad_gemm(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), cb = channel_block(g), blocks = (g.Cg() + cb - 1) / cb;
     const int64_t tile = tile_pixels(cb * g.kk(), P);
@@ -180,25 +202,28 @@ template <class T> void conv2d_weight_grad_gemm(const T* x, const T* gy, T* gw, 
     const int64_t per = P >= seg ? 1 : std::min(g.N, seg / P), image_groups = (g.N + per - 1) / per;
     const int64_t parts = image_groups * segs, part_size = Og * cb * g.kk(); // a partial is [Og, rows]
     if (parts == 0) return std::fill(gw, gw + g.O * K, T(0)); // no pixels: a zero gradient
+    const int64_t mc = row_chunk(g.G * blocks * parts, Og, kAdjointRowAlign), chunks = (Og + mc - 1) / mc;
     std::vector<T> partial(static_cast<size_t>(g.G * blocks * parts * part_size));
-    parallel_for(g.G * blocks * parts, 1, [&](int64_t lo, int64_t hi) {
+    parallel_for(g.G * blocks * parts * chunks, 1, [&](int64_t lo, int64_t hi) {
         std::vector<T> buf(g.pointwise() ? 0 : static_cast<size_t>(cb * g.kk() * tile));
         for (int64_t u = lo; u < hi; ++u) {
-            const int64_t s = u % segs, ig = (u / segs) % image_groups, b = (u / parts) % blocks, gi = u / parts / blocks;
+            const int64_t m = u % chunks, pi = u / chunks; // pi: which partial, (group, block, part)
+            const int64_t s = pi % segs, ig = (pi / segs) % image_groups, b = (pi / parts) % blocks, gi = pi / parts / blocks;
             const int64_t c0 = b * cb, nc = std::min(cb, g.Cg() - c0), rows = nc * g.kk();
-            T* acc = partial.data() + u * part_size;
+            const int64_t m0 = m * mc, mrows = std::min(mc, Og - m0);
+            T* acc = partial.data() + pi * part_size + m0 * rows; // rows [m0, m0 + mrows) of [Og, rows]
             bool first = true;
             for (int64_t n = ig * per; n < std::min(g.N, (ig + 1) * per); ++n) {
                 const T* xb = x + (n * g.C + gi * g.Cg() + c0) * g.HW();
                 const int64_t end = std::min(P, (s + 1) * seg);
                 for (int64_t p0 = s * seg; p0 < end; p0 += tile, first = false) {
                     const int64_t cnt = std::min(tile, end - p0);
-                    const MatView<const T> gyt{gy + (n * g.O + gi * Og) * P + p0, P, 1};
+                    const MatView<const T> gyt{gy + (n * g.O + gi * Og + m0) * P + p0, P, 1};
                     if (g.pointwise()) {
-                        gemm<T>(Og, rows, cnt, gyt, {xb + p0, 1, g.HW()}, acc, rows, !first);
+                        gemm<T>(mrows, rows, cnt, gyt, {xb + p0, 1, g.HW()}, acc, rows, !first);
                     } else {
                         im2col(xb, nc, g, p0, p0 + cnt, buf.data());
-                        gemm<T>(Og, rows, cnt, gyt, {buf.data(), 1, cnt}, acc, rows, !first);
+                        gemm<T>(mrows, rows, cnt, gyt, {buf.data(), 1, cnt}, acc, rows, !first);
                     }
                 }
             }

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "../core/error.hpp"
 #include "../core/parallel.hpp"
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -30,9 +31,13 @@ template <class T> struct MatView {
     int64_t rs, cs;
 };
 
+/// Rows of A packed together (the float kernel's MC): a caller may cut a product's rows at
+/// multiples of this and hand each piece its part of a LeftOperand.
+constexpr int64_t kGemmRowBlock = 96;
+
 #ifdef VKGRAD_HAVE_SGEMM
 namespace sgemm_detail {
-constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 2048;
+constexpr int MR = 6, NR = 16, KC = 256, MC = static_cast<int>(kGemmRowBlock), NC = 2048;
 
 /// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR]
 inline void micro_kernel(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
@@ -149,28 +154,33 @@ inline void sgemm(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatVi
 /// kernel is available; otherwise just the view).
 template <class T> struct LeftOperand {
     MatView<const T> view;
+    int64_t K;
     std::vector<float> packed;
-    LeftOperand(int64_t M, int64_t K, MatView<const T> A) : view(A) {
+    LeftOperand(int64_t M, int64_t K_, MatView<const T> A) : view(A), K(K_) {
 #ifdef VKGRAD_HAVE_SGEMM
         if constexpr (std::is_same_v<T, float>) packed = sgemm_detail::pack_a(M, K, A);
 #endif
         (void)M;
-        (void)K;
+    }
+    /// The packing of rows m0.. (m0 a multiple of kGemmRowBlock), for gemm's a_packed; null
+    /// when nothing was packed.
+    const float* packed_from(int64_t m0) const {
+        VKG_CHECK(m0 % kGemmRowBlock == 0, "LeftOperand", "rows cut at ", m0, ", inside a packed block");
+        return packed.empty() ? nullptr : packed.data() + m0 * K;
     }
 };
 
 /// C[M x N] (row-major, leading dimension ldc) = (accumulate ? C : 0) + A[M x K] B[K x N].
-/// `a_packed` (from LeftOperand) skips packing A again.
+/// `a_packed` (LeftOperand::packed_from) skips packing A again.
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, MatView<const T> A, MatView<const T> B, T* C, int64_t ldc,
-          bool accumulate = false, const std::vector<float>* a_packed = nullptr) {
+          bool accumulate = false, const float* a_packed = nullptr) {
 #ifdef VKGRAD_HAVE_SGEMM
     // Thin products (a depthwise convolution's 1 x 9 weights) waste most of a 6x16 tile and
     // pay packing for nothing; Eigen's GEMV-like paths serve them better. The choice depends
     // on the sizes only, so it does not break determinism.
     if constexpr (std::is_same_v<T, float>) if (M >= 16 && N >= 16 && K >= 16) {
-        sgemm_detail::sgemm(M, N, K, A, B, C, ldc, accumulate,
-                            a_packed && !a_packed->empty() ? a_packed->data() : nullptr);
+        sgemm_detail::sgemm(M, N, K, A, B, C, ldc, accumulate, a_packed);
         return;
     }
 #endif
