@@ -61,6 +61,8 @@ want="the same --width" expect_error "$B/examples/train_restore" $base --width 1
   --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
 want="give one of them" expect_error "$B/examples/train_restore" $base --enc 1,1 --middle 1 --steps 1 --resume \
   --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/small.ckpt"
+want="warmup must be in" expect_error "$B/examples/train_restore" $base --enc 1,1 --middle 1 --steps 2 \
+  --warmup 3 --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
 
 # 3. deblur with the weights just trained, on the 512x512 demo face (sizes the network must pad
 #    and crop back are the unit tests' 37x45 NAFNet).
