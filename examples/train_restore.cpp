@@ -17,9 +17,9 @@
 //
 // NAFNet's GoPro recipe by default: PSNR loss, AdamW (betas 0.9/0.9, weight decay 1e-3),
 // cosine schedule to 1e-7, gradient-norm clipping at 0.01; --warmup N ramps the rate up
-// linearly over the first N steps (for --init: fresh Adam moments jolt a trained network). Checkpoints (model, optimizer,
-// EMA, generators, step) every --ckpt-every steps and when interrupted (Ctrl-C); --resume
-// continues from one. --overfit trains on one fixed batch (the CI check that losses fall).
+// linearly over the first N steps (for --init: fresh Adam moments jolt a trained network).
+// Checkpoints (model, optimizer, EMA, generators, step) every --ckpt-every steps and when
+// interrupted (Ctrl-C); --resume continues from one. --overfit trains on one fixed batch (the CI check that losses fall).
 // --until S stops after step S of the --steps schedule, saves the checkpoint and writes --out
 // with the weights of that step: a run in stages (say, larger crops from step S on: Restormer's
 // progressive patches) is `--until S`, then `--resume` with the new flags, and gives the same

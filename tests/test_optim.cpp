@@ -151,6 +151,11 @@ TEST_CASE("schedules are closed-form functions of the step") {
     CHECK(s4.lr_at(1.0, 2) == doctest::Approx(0.75 * s3.lr_at(1.0, 2)));
     CHECK(s4.lr_at(1.0, 3) == s3.lr_at(1.0, 3));
     CHECK(s4.lr_at(1.0, 7) == s3.lr_at(1.0, 7));
+    // nested, the outer one ramps from the base rate, not from the inner one's step-0 rate
+    s3.set_step(0);
+    LinearWarmup s5(opt, std::make_unique<LinearWarmup>(opt, std::make_unique<CosineAnnealingLR>(opt, 10, 0.1), 2), 4);
+    CHECK(opt.groups[0].lr == doctest::Approx(0.125));
     test::check_error([&] { MultiStepLR(opt, {5, 2}); }, {"MultiStepLR", "increasing"});
     test::check_error([&] { LinearWarmup(opt, std::make_unique<StepLR>(opt, 3), 0); }, {"LinearWarmup", "steps"});
+    test::check_error([&] { LinearWarmup(opt, nullptr, 2); }, {"LinearWarmup", "no inner"});
 }

@@ -33,6 +33,9 @@ protected:
     explicit LRSchedule(Optimizer& opt) : opt_(opt) {
         for (auto& g : opt.groups) base_.push_back(g.lr);
     }
+    /// A schedule wrapping `inner` takes inner's base rates: the groups' rates may already be
+    /// inner's step-0 rates, not the base ones (a LinearWarmup inside another).
+    LRSchedule(Optimizer& opt, const LRSchedule& inner) : opt_(opt), base_(inner.base_) {}
 
 private:
     Optimizer& opt_;
@@ -95,8 +98,7 @@ private:
 class LinearWarmup : public LRSchedule {
 public:
     LinearWarmup(Optimizer& opt, std::unique_ptr<LRSchedule> inner, int64_t steps)
-        : LRSchedule(opt), inner_(std::move(inner)), steps_(steps) {
-        VKG_CHECK(inner_ != nullptr, "LinearWarmup", "no inner schedule");
+        : LRSchedule(opt, checked(inner)), inner_(std::move(inner)), steps_(steps) {
         VKG_CHECK(steps >= 1, "LinearWarmup", "steps must be >= 1, got ", steps);
         set_step(0); // unlike the others, step 0's rate is not the base rate
     }
@@ -105,6 +107,10 @@ public:
     }
 
 private:
+    static const LRSchedule& checked(const std::unique_ptr<LRSchedule>& inner) {
+        VKG_CHECK(inner != nullptr, "LinearWarmup", "no inner schedule");
+        return *inner;
+    }
     std::unique_ptr<LRSchedule> inner_;
     int64_t steps_;
 };
