@@ -257,6 +257,60 @@ TEST_CASE("safetensors: F16, BF16 and narrow integer dtypes decode to known valu
     fs::remove_all(d);
 }
 
+TEST_CASE("float_to_half: every float16 round-trips, halfway values round to even, overflow is infinity") {
+    using io::detail::float_to_half;
+    using io::detail::half_to_float;
+    int wrong = 0;
+    for (uint32_t h = 0; h < 0x10000; ++h) {
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) { // NaN stays NaN (quiet)
+            wrong += !std::isnan(half_to_float(float_to_half(std::numeric_limits<float>::quiet_NaN())));
+            continue;
+        }
+        const float v = half_to_float(static_cast<uint16_t>(h));
+        wrong += float_to_half(v) != h;
+        // Between h and the next half of the same sign: the exact midpoint goes to the even one,
+        // one float32 step either side to the nearer one.
+        const uint32_t next = h + 1;
+        if ((h & 0x7fff) >= 0x7bff) continue; // 65504 and infinity: no finite next
+        const float w = half_to_float(static_cast<uint16_t>(next)), mid = (v + w) / 2; // exact in float32
+        const uint16_t even = (h & 1) ? static_cast<uint16_t>(next) : static_cast<uint16_t>(h);
+        wrong += float_to_half(mid) != even;
+        wrong += float_to_half(std::nextafter(mid, v)) != h;
+        wrong += float_to_half(std::nextafter(mid, w)) != next;
+    }
+    CHECK(wrong == 0);
+    CHECK(float_to_half(65519.996f) == 0x7bff);     // rounds down to 65504
+    CHECK(float_to_half(65520.0f) == 0x7c00);       // halfway to 65536: even is 2^16, infinity
+    CHECK(float_to_half(-1e30f) == 0xfc00);
+    CHECK(float_to_half(std::ldexp(1.0f, -26)) == 0); // a quarter of the smallest subnormal
+    CHECK(float_to_half(std::ldexp(3.0f, -26)) == 1); // three quarters of it
+}
+
+TEST_CASE("safetensors: Float32As::f16 stores float32 tensors as F16, leaves others, refuses what does not fit") {
+    const fs::path d = tmpdir();
+    const fs::path p = d / "half.safetensors";
+    const Tensor w = from_vector<float>({0.1f, -2.5f, 1e-6f, 65504.0f, 3.14159265f, 0.0f}, {2, 3});
+    const Tensor e = from_vector<double>({0.1}, {DType::f64}), i = from_vector<int64_t>({7}, {DType::i64});
+    io::save_safetensors(p.string(), {{"w", w}, {"e", e}, {"i", i}}, {{"k", "v"}}, io::Float32As::f16);
+    const auto f = io::load_safetensors(p.string());
+    const std::string bytes = read_bytes(p);
+    CHECK(bytes.find(R"("w":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]})") != std::string::npos);
+    std::vector<float> want;
+    for (float v : w.to_vector<float>()) want.push_back(io::detail::half_to_float(io::detail::float_to_half(v)));
+    CHECK(f.at("w").to_vector<float>() == want);
+    CHECK(want[0] != 0.1f); // it was rounded
+    CHECK(same_bits(f.at("e"), e));
+    CHECK(same_bits(f.at("i"), i));
+    CHECK(f.metadata.at("k") == "v");
+    const std::string before = read_bytes(p);
+    check_error([&] { io::save_safetensors(p.string(), {{"big", from_vector<float>({1, 70000})}}, {}, io::Float32As::f16); },
+                {"save_safetensors", "half.safetensors", "tensor 'big'", "element 1", "float16"});
+    check_error([&] { io::save_safetensors(p.string(), {{"n", from_vector<float>({NAN})}}, {}, io::Float32As::f16); },
+                {"tensor 'n'", "not finite"});
+    CHECK(read_bytes(p) == before);
+    fs::remove_all(d);
+}
+
 TEST_CASE("safetensors: damaged files give errors naming the file and the problem") {
     const fs::path d = tmpdir();
     // a good file to cut up: one F32 tensor [2] and one I64 tensor [1] -> 16 data bytes

@@ -4,6 +4,7 @@
 // themselves; float16 becomes float32; integer and bool types become int64. Anything else
 // (complex, object, strings) and every kind of damage is an Error naming the file.
 #pragma once
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -24,6 +25,27 @@ inline float half_to_float(uint16_t h) {
     else if (exp == 31) v = man ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
     else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
     return sign ? -v : v;
+}
+
+/// The float16 nearest to v (ties to even), as bits; values beyond the largest half (65504,
+/// after rounding) become infinities and NaN stays NaN, as IEEE conversion does.
+inline uint16_t float_to_half(float v) {
+    uint32_t x;
+    std::memcpy(&x, &v, 4);
+    const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+    const uint32_t a = x & 0x7fffffffu;
+    if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00); // NaN
+    if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00); // rounds to >= 65520: infinity
+    if (a < 0x38800000u) { // below 2^-14: a subnormal half, units of 2^-24
+        // a * 2^24 rounded to an integer, ties to even (the float's value times 2^24 is exact).
+        const float scaled = std::ldexp(std::fabs(v), 24);
+        const float r = std::nearbyint(scaled); // the default rounding mode is to nearest even
+        return static_cast<uint16_t>(sign | static_cast<uint16_t>(r));
+    }
+    // Normal: rebias the exponent, keep 10 mantissa bits, round the 13 dropped ones to even.
+    const uint32_t base = ((a >> 23) - 112) << 10 | ((a >> 13) & 0x3ff), rest = a & 0x1fff;
+    const uint32_t up = rest > 0x1000 || (rest == 0x1000 && (base & 1));
+    return static_cast<uint16_t>(sign | (base + up)); // a carry into the exponent is still right
 }
 
 /// Text of the value that follows 'key': in the header dict (up to the next top-level comma).

@@ -5,7 +5,8 @@
 // the data area, raw little-endian elements in row-major order) and may hold "__metadata__", an
 // object of string → string.
 //
-// save_safetensors writes float32/float64/int64 tensors as F32/F64/I64, contiguously in the
+// save_safetensors writes float32/float64/int64 tensors as F32/F64/I64 (or float32 as F16 on
+// request: half the file, for weights that tolerate 11-bit mantissas), contiguously in the
 // given order, the header padded with spaces so the data area starts at a multiple of 8.
 // load_safetensors reads F32, F64, I64 as themselves, F16 and BF16 as float32, and I32, I16, I8,
 // U32, U16, U8 and BOOL as int64 (BOOL bytes become 0/1); other dtypes (U64, F8_*, ...) are
@@ -119,11 +120,19 @@ inline std::string brief_json(const Json& v) {
 
 } // namespace detail
 
+/// How save_safetensors stores float32 tensors.
+enum class Float32As { f32, f16 };
+
 /// Writes host tensors (float32, float64, int64) and string metadata as a safetensors file,
-/// atomically: on any error the file at `path` is left as it was.
+/// atomically: on any error the file at `path` is left as it was. With Float32As::f16 every
+/// float32 tensor is rounded to float16 (to nearest, ties to even); a value that is not finite
+/// or beyond float16's range is an error naming the tensor.
 inline void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                             const std::map<std::string, std::string>& metadata = {}) {
+                             const std::map<std::string, std::string>& metadata = {},
+                             Float32As float32_as = Float32As::f32) {
     const char* op = "save_safetensors";
+    const auto halved = [&](const Tensor& t) { return float32_as == Float32As::f16 && t.dtype() == DType::f32; };
+    std::vector<std::vector<uint16_t>> halves(tensors.size());
     Json::Object header;
     if (!metadata.empty()) {
         Json::Object meta;
@@ -136,7 +145,8 @@ inline void save_safetensors(const std::string& path, const std::vector<std::pai
     }
     std::unordered_set<std::string> seen;
     uint64_t offset = 0;
-    for (const auto& [name, t] : tensors) {
+    for (size_t ti = 0; ti < tensors.size(); ++ti) {
+        const auto& [name, t] = tensors[ti];
         const std::string where = "'" + path + "': tensor '" + name + "'";
         VKG_CHECK(!name.empty(), op, "'", path, "': a tensor name is empty");
         VKG_CHECK(name != "__metadata__", op, where, ": the name '__metadata__' is reserved");
@@ -145,9 +155,19 @@ inline void save_safetensors(const std::string& path, const std::vector<std::pai
         VKG_CHECK(t.defined(), op, where, " is undefined");
         VKG_CHECK(t.device().type == DeviceType::cpu, op, where, " is on ", to_string(t.device()),
                   "; copy it to the CPU first with to(t, Device{})");
-        const uint64_t nbytes = static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype());
+        const uint64_t nbytes = static_cast<uint64_t>(t.numel()) * (halved(t) ? 2 : dtype_size(t.dtype()));
         Json::Array shape(t.shape().begin(), t.shape().end());
-        const char* dtype = t.dtype() == DType::f32 ? "F32" : t.dtype() == DType::f64 ? "F64" : "I64";
+        const char* dtype = halved(t) ? "F16" : t.dtype() == DType::f32 ? "F32" : t.dtype() == DType::f64 ? "F64" : "I64";
+        if (halved(t)) {
+            auto& h = halves[ti];
+            h.resize(static_cast<size_t>(t.numel()));
+            const float* v = t.data<float>();
+            for (size_t i = 0; i < h.size(); ++i) {
+                h[i] = detail::float_to_half(v[i]);
+                VKG_CHECK((h[i] & 0x7c00) != 0x7c00, op, where, ": element ", i, " (", v[i],
+                          ") is not finite or beyond float16's range (65504); it cannot be stored as F16");
+            }
+        }
         header.emplace_back(name, Json::Object{{"dtype", dtype},
                                                {"shape", std::move(shape)},
                                                {"data_offsets", Json::Array{offset, offset + nbytes}}});
@@ -160,11 +180,14 @@ inline void save_safetensors(const std::string& path, const std::vector<std::pai
         for (int k = 0; k < 8; ++k) len[k] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * k) & 0xff);
         o.write(len, 8);
         o.write(text.data(), static_cast<std::streamsize>(text.size()));
-        for (const auto& nt : tensors) {
-            const Tensor& t = nt.second;
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            const Tensor& t = tensors[i].second;
             if (t.numel() == 0) continue;
-            o.write(static_cast<const char*>(t.raw_data()),
-                    static_cast<std::streamsize>(static_cast<size_t>(t.numel()) * dtype_size(t.dtype())));
+            if (halved(t))
+                o.write(reinterpret_cast<const char*>(halves[i].data()), static_cast<std::streamsize>(2 * halves[i].size()));
+            else
+                o.write(static_cast<const char*>(t.raw_data()),
+                        static_cast<std::streamsize>(static_cast<size_t>(t.numel()) * dtype_size(t.dtype())));
         }
     });
 }
