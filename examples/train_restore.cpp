@@ -6,7 +6,7 @@
 //                 [--beta2 0.9] [--clip 0.01] [--ema 0] [--noise 0] [--val-every 500]
 //                 [--ckpt-every 200] [--width 32] [--enc 1,1,1,28] [--middle 1] [--dec 1,1,1,1]
 //                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit] [--until STEP]
-//                 [--init WEIGHTS.safetensors] [--warmup 0]
+//                 [--init WEIGHTS.safetensors] [--warmup 0] [--f16]
 //
 // Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
 // made on the fly — a random crop (with a margin the kernel needs), random flips, a random
@@ -24,9 +24,11 @@
 // with the weights of that step: a run in stages (say, larger crops from step S on: Restormer's
 // progressive patches) is `--until S`, then `--resume` with the new flags, and gives the same
 // weights as one uninterrupted run of the same stages.
-// --init W starts a new run from trained weights W of a network with the same width and at most
-// these blocks: NAFBlocks W lacks start as identities (beta = gamma = 0), so a trained model can
-// be deepened and trained on from exactly where it was (the step-0 validation shows it).
+// --init W starts a new run from trained weights W of a network with at most these blocks and a
+// width that divides --width: NAFBlocks W lacks start as identities (beta = gamma = 0) and a
+// narrower W is widened by repeating its channels (models::widen_nafnet), so a trained model can
+// be deepened or widened and trained on from exactly where it was (the step-0 validation shows it).
+// --f16 writes --out's weights as float16 (half the file; checkpoints stay float32).
 #include <vkgrad/data/motion_blur.hpp>
 #include <vkgrad/io/checkpoint.hpp>
 #include <vkgrad/io/image.hpp>
@@ -34,6 +36,7 @@
 #include <vkgrad/io/progress.hpp>
 #include <vkgrad/metrics.hpp>
 #include <vkgrad/models/nafnet.hpp>
+#include <vkgrad/models/nafnet_widen.hpp>
 #include <vkgrad/vkgrad.hpp>
 
 #include "cli.hpp"
@@ -111,8 +114,20 @@ std::string block_of(const std::string& key) {
 /// --init: loads `path` into `model`. Every tensor of the file must be one of the model's, with
 /// its shape; every tensor the file lacks must lie in a NAFBlock the file has nothing of, so
 /// the new blocks (beta = gamma = 0) are identities and the model computes what the file's did.
-void init_from(models::NAFNet& model, const std::string& path) {
-    const auto sd = io::read_state_dict(path);
+/// A file of a narrower network whose width divides the model's is widened first (`gen` makes
+/// the copies' unequal shares).
+void init_from(models::NAFNet& model, const std::string& path, Generator& gen) {
+    auto sd = io::read_state_dict(path);
+    const auto intro = sd.find("intro.weight");
+    VKG_CHECK(intro != sd.end(), "train_restore", "--init: '", path, "' has no 'intro.weight': not a NAFNet");
+    const int64_t file_width = intro->second.size(0), width = model.config.width;
+    if (file_width != width) {
+        VKG_CHECK(file_width < width && width % file_width == 0, "train_restore", "--init: '", path, "' is a width-",
+                  file_width, " NAFNet; --width ", width, " must be the same or a multiple of it");
+        sd = models::widen_nafnet(sd, width / file_width, 0.5, gen);
+        std::fprintf(stderr, "train_restore: widened %s from width %lld to %lld (channels repeated, same function)\n",
+                     path.c_str(), static_cast<long long>(file_width), static_cast<long long>(width));
+    }
     std::map<std::string, Tensor> mine;
     for (auto& [k, t] : model.state_dict()) mine[k] = t;
     std::set<std::string> blocks_in_file;
@@ -122,7 +137,7 @@ void init_from(models::NAFNet& model, const std::string& path) {
                   "', which this network does not have (are --width, --enc, --middle and --dec at least the file's?)");
         VKG_CHECK(it->second.shape() == t.shape(), "train_restore", "--init: '", k, "' in '", path, "' is ",
                   to_string(t.shape()), " but this network's is ", to_string(it->second.shape()),
-                  " (the same --width is needed)");
+                  " (are --width, --enc, --middle and --dec at least the file's?)");
         blocks_in_file.insert(block_of(k));
     }
     std::set<std::string> new_blocks;
@@ -190,7 +205,8 @@ int run(const Args& a) {
     models::NAFNet model(cfg, init);
     VKG_CHECK(!(a.v.count("--init") && a.flags.count("--resume")), "train_restore",
               "--init starts a new run from weights and --resume continues one from its checkpoint: give one of them");
-    if (a.v.count("--init")) init_from(model, a.str("--init"));
+    Generator widen_gen(seed + 2);
+    if (a.v.count("--init")) init_from(model, a.str("--init"), widen_gen);
     std::unique_ptr<models::NAFNet> ema;
     if (ema_decay > 0) {
         ema = std::make_unique<models::NAFNet>(cfg, init);
@@ -331,7 +347,7 @@ int run(const Args& a) {
     NoGradGuard ng;
     std::vector<std::pair<std::string, Tensor>> tensors;
     for (auto& [k, t] : (ema ? static_cast<nn::Module&>(*ema) : model).state_dict()) tensors.emplace_back(k, to(t, Device{}));
-    io::save_safetensors(a.str("--out"), tensors, meta);
+    io::save_safetensors(a.str("--out"), tensors, meta, a.flags.count("--f16") ? io::Float32As::f16 : io::Float32As::f32);
     std::printf("wrote %s\n", a.str("--out").c_str());
     return 0;
 }
@@ -343,5 +359,5 @@ int main(int argc, char** argv) {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
         "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every", "--warmup",
         "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until", "--init"};
-    return cli::main_with_flags(argc, argv, "train_restore", known, {"--resume", "--overfit"}, run);
+    return cli::main_with_flags(argc, argv, "train_restore", known, {"--resume", "--overfit", "--f16"}, run);
 }

@@ -42,8 +42,9 @@ grep -q "resumed from .* at step 5" "$T/log" || fail "did not resume at step 5"
 cmp -s "$T/whole.safetensors" "$T/r.safetensors" || fail "stopped + resumed weights differ from an uninterrupted run"
 echo "resume: --until 5 + --resume == 12 uninterrupted steps, bit for bit"
 
-# 2b. --init deepens a trained network: blocks the weights lack start as identities, so the grown
-#     network's step-0 validation equals the small one's final one, to the printed digit.
+# 2b. --init deepens or widens a trained network: blocks the weights lack start as identities and
+#     channels are repeated, so the new network's step-0 validation equals the small one's final
+#     one, to the printed digit.
 val="--val-data $T/data --val-kernels $T/k.npy"
 base="--data $T/data --kernels $T/k.npy --batch 2 --crop 32 --size 64 --width 8 --dec 1,1 --val-every 0 --lr 2e-3 --threads 2"
 "$B/examples/train_restore" $base $val --enc 1,1 --middle 1 --steps 12 --out "$T/small.safetensors" --ckpt "$T/small.ckpt" \
@@ -57,7 +58,17 @@ grown=$(grep "^validation at step 0:" "$T/log" | sed 's/.*step 0: //; s/ in .*//
 echo "init: a network grown by 3 blocks starts where the small one ended ($grown)"
 want="does not have" expect_error "$B/examples/train_restore" $base --enc 1,0 --middle 1 --steps 1 --init "$T/small.safetensors" \
   --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
-want="the same --width" expect_error "$B/examples/train_restore" $base --width 16 --enc 1,1 --middle 1 --steps 1 \
+# Widened twice (channels repeated, the copies' shares unequal): the same start; --f16 halves the file.
+"$B/examples/train_restore" $base $val --width 16 --enc 1,1 --middle 1 --steps 1 --init "$T/small.safetensors" \
+  --out "$T/wide.safetensors" --ckpt "$T/wide.ckpt" --f16 > "$T/log" 2>&1 || fail "train_restore --init --width 16"
+grep -q "widened .* from width 8 to 16" "$T/log" || fail "--init did not report the widening"
+wide=$(grep "^validation at step 0:" "$T/log" | sed 's/.*step 0: //; s/ in .*//') || fail "no step-0 validation after widening"
+[ "$small" = "$wide" ] || fail "the widened network starts at '$wide', not at the small one's '$small'"
+head -c 400 "$T/wide.safetensors" | grep -q '"F16"' || fail "--f16 did not write F16 tensors"
+echo "init: a network widened from 8 to 16 channels starts where the small one ended ($wide); --f16 output is F16"
+want="a multiple of it" expect_error "$B/examples/train_restore" $base --width 12 --enc 1,1 --middle 1 --steps 1 \
+  --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
+want="a multiple of it" expect_error "$B/examples/train_restore" $base --width 4 --enc 1,1 --middle 1 --steps 1 \
   --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/x.ckpt"
 want="give one of them" expect_error "$B/examples/train_restore" $base --enc 1,1 --middle 1 --steps 1 --resume \
   --init "$T/small.safetensors" --out "$T/x.safetensors" --ckpt "$T/small.ckpt"
@@ -68,6 +79,8 @@ want="warmup must be in" expect_error "$B/examples/train_restore" $base --enc 1,
 #    and crop back are the unit tests' 37x45 NAFNet).
 "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 || fail "deblur"
 [ -s "$T/out.png" ] || fail "deblur wrote nothing"
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out_f16.png" --weights "$T/wide.safetensors" > "$T/log" 2>&1 \
+  || fail "deblur with float16 weights"
 # --ensemble 2 averages the network with its left-right mirror: another image, the same size.
 "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out2.png" --weights "$T/m.safetensors" --ensemble 2 \
   > "$T/log" 2>&1 || fail "deblur --ensemble 2"

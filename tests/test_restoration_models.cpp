@@ -13,6 +13,7 @@
 #include <vkgrad/io/module_weights.hpp>
 #include <vkgrad/models/hinet.hpp>
 #include <vkgrad/models/nafnet.hpp>
+#include <vkgrad/models/nafnet_widen.hpp>
 #include <vkgrad/models/regression.hpp>
 #include <vkgrad/testing/detparam.hpp>
 
@@ -91,6 +92,44 @@ TEST_CASE("NAFNet (width 8, 37x45 input, padded inside): output, input and weigh
     CHECK(e_gx <= testing::kDeepTol);
     CHECK(e_gw <= testing::kDeepTol);
     MESSAGE("relerr out " << e_out << ", d/dx " << e_gx << ", d/d encoders.0.0.conv2.weight " << e_gw);
+}
+
+TEST_CASE("widen_nafnet: a 2x and 3x wider NAFNet computes the narrow one's function; unequal shares part the copies") {
+    Generator gen(0);
+    const auto cfg = nafnet_small();
+    models::NAFNet small(cfg, gen);
+    det_fill(small); // beta and gamma nonzero, so every block's both halves are in the output
+    std::map<std::string, Tensor> sd;
+    for (auto& [k, t] : small.state_dict()) sd[k] = t;
+    const Tensor x = det_input({1, 3, 37, 45}, 11, "x");
+    Tensor ref;
+    {
+        NoGradGuard ng;
+        ref = small(x);
+    }
+    for (const auto& [k, noise] : std::vector<std::pair<int64_t, double>>{{2, 0.0}, {2, 0.5}, {3, 0.3}}) {
+        auto wcfg = cfg;
+        wcfg.width = cfg.width * k;
+        Generator wgen(1), split(2);
+        models::NAFNet wide(wcfg, wgen);
+        wide.load_state_dict(models::widen_nafnet(sd, k, noise, split)); // strict: every key, every shape
+        const Tensor xw = detach(x).requires_grad_(true);
+        const Tensor out = wide(xw);
+        const double e = relerr(out, ref);
+        CHECK(e <= testing::kForwardTol);
+        // The copies of narrow channel 0 (wide channels 0, c, 2c..) get the same gradient only when
+        // the shares are equal.
+        const Tensor g = grad({sum(out * det_input(out.shape(), 13, "w"))}, {param(wide, "intro.weight")})[0];
+        const double parted = relerr(narrow(g, 0, cfg.width, 1), narrow(g, 0, 0, 1));
+        if (noise == 0) CHECK(parted <= 1e-6);
+        else CHECK(parted >= 1e-2);
+        MESSAGE("k " << k << ", split noise " << noise << ": relerr against the narrow network " << e
+                     << ", copies' gradients differ by " << parted);
+    }
+    std::map<std::string, Tensor> bad = sd;
+    bad["encoders.0.0.extra"] = sd.at("intro.bias");
+    Generator g3(3);
+    CHECK_THROWS_WITH(models::widen_nafnet(bad, 2, 0.5, g3), doctest::Contains("encoders.0.0.extra"));
 }
 
 TEST_CASE("self_ensemble: the mean over flips and transposes matches PyTorch; n = 1 is the network itself") {
