@@ -12,8 +12,8 @@
 //     gradients and can grow apart (equal shares would keep them equal forever).
 //   * Depthwise convolutions, biases, norms' affine parameters, beta and gamma are repeated.
 //   * The 2c-channel tensors that SimpleGate splits into halves repeat each half, so the wide
-//     gate multiplies the same pairs; the 1x1 convolution before a pixel shuffle repeats whole
-//     groups of four output channels, so the shuffle's output is repeated like any feature map.
+//     gate multiplies the same pairs. (PixelShuffle needs nothing: it reads groups of four
+//     consecutive channels, so a repeated block of 4q channels shuffles to a repeated block of q.)
 #pragma once
 #include <cmath>
 #include <functional>
@@ -30,7 +30,7 @@ namespace detail {
 
 /// How one dimension of a NAFNet tensor maps to the narrow network's: given the wide index n
 /// and the narrow size, the narrow index.
-enum class WidenLayout { keep, plain, gated, shuffle };
+enum class WidenLayout { keep, plain, gated };
 
 inline int64_t narrow_index(WidenLayout l, int64_t n, int64_t old_size, int64_t k) {
     switch (l) {
@@ -40,8 +40,6 @@ inline int64_t narrow_index(WidenLayout l, int64_t n, int64_t old_size, int64_t 
         const int64_t half = old_size / 2, h = n / (k * half), r = n % (k * half);
         return h * half + r % half;
     }
-    case WidenLayout::shuffle: // groups of 4 (one output channel of PixelShuffle(2)) repeated
-        return (n / 4) % (old_size / 4) * 4 + n % 4;
     }
     return n;
 }
@@ -79,9 +77,9 @@ inline std::map<std::string, Tensor> widen_nafnet(const std::map<std::string, Te
         else if (gated) { out = WidenLayout::gated; in = is(".conv2.weight") ? WidenLayout::keep : WidenLayout::plain; }
         else if (is(".conv3.weight") || is(".conv3.bias") || is(".conv5.weight") || is(".conv5.bias") ||
                  is(".sca.1.weight") || is(".sca.1.bias") || is(".norm1.weight") || is(".norm1.bias") ||
-                 is(".norm2.weight") || is(".norm2.bias") || (key.rfind("downs.", 0) == 0))
+                 is(".norm2.weight") || is(".norm2.bias") || key.rfind("downs.", 0) == 0 ||
+                 (key.rfind("ups.", 0) == 0 && is(".0.weight")))
             out = in = WidenLayout::plain;
-        else if (key.rfind("ups.", 0) == 0 && is(".0.weight")) { out = WidenLayout::shuffle; in = WidenLayout::plain; }
         else if (is(".beta") || is(".gamma")) in = WidenLayout::plain; // [1, c, 1, 1]
         else VKG_CHECK(false, op, "'", key, "' is not a NAFNet parameter this function knows");
         VKG_CHECK(t.dim() == 1 || t.dim() == 4, op, "'", key, "' has ", t.dim(), " dimensions, expected 1 or 4");
