@@ -16,7 +16,6 @@
 //     consecutive channels, so a repeated block of 4q channels shuffles to a repeated block of q.)
 #pragma once
 #include <cmath>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
