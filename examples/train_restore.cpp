@@ -10,10 +10,11 @@
 //
 // Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
 // made on the fly — a random crop (with a margin the kernel needs), random flips, a random
-// kernel of --kernels (from `blur kernels`), the blur computed on the margin and cut away, so
-// there are no border artefacts — optional Gaussian noise. Validation: every image of
-// --val-data at --size, blurred once with kernel i of --val-kernels (reflected borders, as
-// `blur apply` does); PSNR/SSIM of the restored images are reported next to the blurred ones'.
+// kernel of --kernels (from `blur kernels`; files joined by commas are one set, say strong and
+// mild blur), the blur computed on the margin and cut away, so there are no border artefacts —
+// optional Gaussian noise. Validation: every image of --val-data at --size, blurred once with
+// kernel i of --val-kernels (reflected borders, as `blur apply` does); PSNR/SSIM of the
+// restored images are reported next to the blurred ones'.
 //
 // NAFNet's GoPro recipe by default: PSNR loss, AdamW (betas 0.9/0.9, weight decay 1e-3),
 // cosine schedule to 1e-7, gradient-norm clipping at 0.01; --warmup N ramps the rate up
@@ -72,12 +73,23 @@ Tensor load_square(const fs::path& p, int64_t size) {
     return reshape(clamp(img, 0, 1), {3, size, size});
 }
 
-Tensor load_kernels(const std::string& path) {
-    Tensor k = io::load_npy(path);
-    VKG_CHECK(k.dim() == 3 && k.size(1) == k.size(2) && k.size(1) % 2 == 1 && k.size(0) >= 1 && is_floating(k.dtype()),
-              "train_restore", "kernel file '", path, "' must hold float [N, k, k] with odd k, got ",
-              dtype_name(k.dtype()), " ", to_string(k.shape()));
-    return to(k, DType::f32);
+/// `paths`: one .npy file or several joined by commas (say, strong and mild blur), one after
+/// the other; all must have kernels of one size.
+Tensor load_kernels(const std::string& paths) {
+    std::vector<Tensor> parts;
+    for (size_t at = 0; at <= paths.size();) {
+        const size_t comma = std::min(paths.find(',', at), paths.size());
+        const std::string path = paths.substr(at, comma - at);
+        at = comma + 1;
+        const Tensor k = io::load_npy(path);
+        VKG_CHECK(k.dim() == 3 && k.size(1) == k.size(2) && k.size(1) % 2 == 1 && k.size(0) >= 1 && is_floating(k.dtype()),
+                  "train_restore", "kernel file '", path, "' must hold float [N, k, k] with odd k, got ",
+                  dtype_name(k.dtype()), " ", to_string(k.shape()));
+        VKG_CHECK(parts.empty() || k.size(1) == parts[0].size(1), "train_restore", "kernel file '", path, "' has ",
+                  k.size(1), "x", k.size(1), " kernels but the one before it ", parts[0].size(1), "x", parts[0].size(1));
+        parts.push_back(to(k, DType::f32));
+    }
+    return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
 
 /// One training pair: blurred and sharp crops [3, crop, crop].

@@ -113,6 +113,15 @@ h = \"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 4), }\"
 h = h + ' ' * (118 - len(h)) + '\n'
 open('$T/k44.npy', 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(h)) + h.encode() + bytes(2 * 16 * 4))"
 want="odd k" expect_error "$B/examples/train_restore" --data "$T/data" --kernels "$T/k44.npy" --out "$T/y.safetensors" --steps 1
+want="k44.npy' must hold" expect_error "$B/examples/train_restore" --data "$T/data" --kernels "$T/k.npy,$T/k44.npy" \
+  --out "$T/y.safetensors" --steps 1
+"$B/examples/blur" kernels --count 2 --size 7 --seed 4 --out "$T/k7.npy" > "$T/log" 2>&1 || fail "blur kernels --size 7"
+want="7x7 kernels but the one before it 9x9" expect_error "$B/examples/train_restore" --data "$T/data" \
+  --kernels "$T/k.npy,$T/k7.npy" --out "$T/y.safetensors" --steps 1
+"$B/examples/train_restore" $tiny --steps 1 --kernels "$T/k.npy,$T/k.npy" --out "$T/y.safetensors" > "$T/log" 2>&1 \
+  || fail "train_restore with two kernel files"
+grep -q " 8 kernels 9x9" "$T/log" || fail "two files of 4 kernels are not one set of 8: $(cat "$T/log")"
+rm -f "$T/y.safetensors"
 want="past --until 3" expect_error "$B/examples/train_restore" $fresh --until 3 --out "$T/y.safetensors" --ckpt "$T/r.ckpt" --resume
 [ ! -e "$T/x.png" ] || fail "a failed deblur left an output file"
 
