@@ -134,7 +134,7 @@ void init_from(models::NAFNet& model, const std::string& path, Generator& gen) {
     VKG_CHECK(intro != sd.end(), "train_restore", "--init: '", path, "' has no 'intro.weight': not a NAFNet");
     const int64_t file_width = intro->second.size(0), width = model.config.width;
     if (file_width != width) {
-        VKG_CHECK(file_width < width && width % file_width == 0, "train_restore", "--init: '", path, "' is a width-",
+        VKG_CHECK(file_width >= 1 && file_width < width && width % file_width == 0, "train_restore", "--init: '", path, "' is a width-",
                   file_width, " NAFNet; --width ", width, " must be the same or a multiple of it");
         sd = models::widen_nafnet(sd, width / file_width, 0.5, gen);
         std::fprintf(stderr, "train_restore: widened %s from width %lld to %lld (channels repeated, same function)\n",
