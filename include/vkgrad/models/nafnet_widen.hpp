@@ -82,6 +82,7 @@ inline std::map<std::string, Tensor> widen_nafnet(const std::map<std::string, Te
         else if (is(".beta") || is(".gamma")) in = WidenLayout::plain; // [1, c, 1, 1]
         else VKG_CHECK(false, op, "'", key, "' is not a NAFNet parameter this function knows");
         VKG_CHECK(t.dim() == 1 || t.dim() == 4, op, "'", key, "' has ", t.dim(), " dimensions, expected 1 or 4");
+        VKG_CHECK(t.numel() > 0, op, "'", key, "' is empty, ", to_string(t.shape()));
         if (t.dim() == 1) in = WidenLayout::keep; // biases and norms: channels along dim 0 only
         const bool weight = t.dim() == 4 && !is(".beta") && !is(".gamma");
 
