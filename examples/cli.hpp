@@ -25,6 +25,18 @@ namespace cli {
 using namespace vkgrad;
 namespace fs = std::filesystem;
 
+/// "a,b,,c" -> {"a", "b", "", "c"}: the items of a comma-separated flag value, empty ones kept
+/// (for the caller to refuse).
+inline std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> items;
+    for (size_t pos = 0; pos <= s.size();) {
+        const size_t comma = std::min(s.find(',', pos), s.size());
+        items.push_back(s.substr(pos, comma - pos));
+        pos = comma + 1;
+    }
+    return items;
+}
+
 struct Args {
     const char* prog = "";
     std::map<std::string, std::string> v;
@@ -56,15 +68,12 @@ struct Args {
         if (!has(k)) return def;
         std::vector<int64_t> out;
         const std::string s = str(k);
-        for (size_t pos = 0; pos <= s.size();) {
-            const size_t comma = std::min(s.find(',', pos), s.size());
-            const std::string item = s.substr(pos, comma - pos);
+        for (const std::string& item : split_commas(s)) {
             size_t used = 0;
             long long x = 0;
             try { x = std::stoll(item, &used); } catch (...) { used = 0; }
             VKG_CHECK(used == item.size() && used > 0, prog, k, " '", s, "' is not a comma-separated list of integers");
             out.push_back(x);
-            pos = comma + 1;
         }
         return out;
     }

@@ -77,10 +77,7 @@ Tensor load_square(const fs::path& p, int64_t size) {
 /// the other; all must have kernels of one size.
 Tensor load_kernels(const std::string& paths) {
     std::vector<Tensor> parts;
-    for (size_t at = 0; at <= paths.size();) {
-        const size_t comma = std::min(paths.find(',', at), paths.size());
-        const std::string path = paths.substr(at, comma - at);
-        at = comma + 1;
+    for (const std::string& path : cli::split_commas(paths)) {
         const Tensor k = io::load_npy(path);
         VKG_CHECK(k.dim() == 3 && k.size(1) == k.size(2) && k.size(1) % 2 == 1 && k.size(0) >= 1 && is_floating(k.dtype()),
                   "train_restore", "kernel file '", path, "' must hold float [N, k, k] with odd k, got ",
