@@ -2,7 +2,7 @@
 // and optionally the paper's whole method on top of it (a GAN prior and a fusion network).
 //
 //   deblur --in IN.png --out OUT.png [--weights W] [--device cpu|vulkan] [--threads N] [--compare SHEET.png]
-//          [--ensemble 1|2|4|8]
+//          [--ensemble 1|2|4|8] [--local-pool N]
 //   deblur --in DIR --out DIR [...]                 every PNG/JPEG under DIR, same relative names, as PNG
 //   deblur ... --encoder E --generator G --fusion F [--save-intermediates DIR]
 //
@@ -13,6 +13,10 @@
 // network pads internally); gray images stay gray. --compare writes input | output side by side.
 // --ensemble N averages the network over N flips/transposes of the input (models::self_ensemble):
 // a little sharper (+0.15 dB at 2, +0.19 dB at 4 on the validation faces), N times slower.
+// --local-pool N sets NAFNet's test-time local pooling window (TLC: channel attention averages
+// N x N pixels around each position instead of the whole image; 0 = global). A vkgrad file may
+// carry its own (the default model: its training crop); for the official GoPro NAFNets on large
+// images the official setting is 384 (1.5x their 256 px training crops).
 //
 // With --encoder (train_prior --out-encoder), --generator (a converted StyleGAN2, train_prior
 // --out-generator) and --fusion (train_fusion --out) the output is x_hat = F(x_R, x_G): the
@@ -134,6 +138,7 @@ int main(int argc, char** argv) {
                          "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
                          "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
                          "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png] [--ensemble 1|2|4|8]\n"
+                         "              [--local-pool N]\n"
                          "              [--encoder E --generator G --fusion F [--save-intermediates DIR]]\n");
             return 2;
         }
@@ -141,7 +146,7 @@ int main(int argc, char** argv) {
     }
     const std::set<std::string> known = {"--in",      "--out",     "--weights", "--config",  "--device",
                                          "--threads", "--compare", "--encoder", "--generator", "--fusion",
-                                         "--save-intermediates", "--ensemble"};
+                                         "--save-intermediates", "--ensemble", "--local-pool"};
     for (auto& [k, v] : a)
         if (!known.count(k)) {
             std::fprintf(stderr, "deblur: unknown flag %s\n", k.c_str());
@@ -168,13 +173,21 @@ int main(int argc, char** argv) {
             VKG_CHECK(missing.empty(), "deblur", "the full method needs --encoder, --generator and --fusion; missing ",
                       missing);
             VKG_CHECK(r.ensemble == 1, "deblur", "--ensemble applies to the regression network alone, not the full method");
+            VKG_CHECK(!a.count("--local-pool"), "deblur", "--local-pool applies to the regression network alone, not the full method");
             check_weights_exist(weights, config);
             r.prior.emplace(models::load_prior_pipeline(weights, a["--encoder"], a["--generator"], a["--fusion"], config));
         } else {
             VKG_CHECK(!a.count("--save-intermediates"), "deblur",
                       "--save-intermediates needs the full method (--encoder, --generator, --fusion)");
             check_weights_exist(weights, config);
-            r.regression = models::load_regression_network(weights, config); // models/regression.hpp
+            int64_t local_pool = -1; // the file's own
+            if (a.count("--local-pool")) {
+                const std::string& v = a["--local-pool"];
+                VKG_CHECK(!v.empty() && v.find_first_not_of("0123456789") == std::string::npos && v.size() < 7, "deblur",
+                          "--local-pool must be a window in pixels (0: global pooling), not '", v, "'");
+                local_pool = std::stoll(v);
+            }
+            r.regression = models::load_regression_network(weights, config, local_pool); // models/regression.hpp
         }
         r.move_to(dev);
         const std::string inter = a.count("--save-intermediates") ? a["--save-intermediates"] : "";

@@ -6,7 +6,7 @@
 //                 [--beta2 0.9] [--clip 0.01] [--ema 0] [--noise 0] [--val-every 500]
 //                 [--ckpt-every 200] [--width 32] [--enc 1,1,1,28] [--middle 1] [--dec 1,1,1,1]
 //                 [--seed 0] [--device cpu|vulkan] [--threads N] [--overfit] [--until STEP]
-//                 [--init WEIGHTS.safetensors] [--warmup 0] [--f16]
+//                 [--init WEIGHTS.safetensors] [--warmup 0] [--f16] [--local-pool 0]
 //
 // Data: every PNG/JPEG under --data (recursively) is resized to --size; each training pair is
 // made on the fly — a random crop (with a margin the kernel needs), random flips, a random
@@ -30,6 +30,9 @@
 // narrower W is widened by repeating its channels (models::widen_nafnet), so a trained model can
 // be deepened or widened and trained on from exactly where it was (the step-0 validation shows it).
 // --f16 writes --out's weights as float16 (half the file; checkpoints stay float32).
+// --local-pool N: NAFNet's test-time local pooling window (models::NAFNetConfig::local_pool),
+// used by the validation and written into --out, so deblur uses it too; crops of at most N
+// pixels train exactly as with global pooling. The training crop is the natural choice.
 #include <vkgrad/data/motion_blur.hpp>
 #include <vkgrad/io/checkpoint.hpp>
 #include <vkgrad/io/image.hpp>
@@ -186,6 +189,7 @@ int run(const Args& a) {
     cfg.enc_blocks = a.list("--enc", {1, 1, 1, 28});
     cfg.middle_blocks = a.integer("--middle", 1);
     cfg.dec_blocks = a.list("--dec", {1, 1, 1, 1});
+    cfg.local_pool = a.integer("--local-pool", 0);
     cfg.validate();
 
     // --- data ---
@@ -216,10 +220,15 @@ int run(const Args& a) {
               "--init starts a new run from weights and --resume continues one from its checkpoint: give one of them");
     Generator widen_gen(seed + 2);
     if (a.v.count("--init")) init_from(model, a.str("--init"), widen_gen);
+    const auto ema_from_model = [&](models::NAFNet& e) {
+        std::map<std::string, Tensor> m;
+        for (auto& [k, t] : model.state_dict()) m[k] = t;
+        e.load_state_dict(m);
+    };
     std::unique_ptr<models::NAFNet> ema;
     if (ema_decay > 0) {
         ema = std::make_unique<models::NAFNet>(cfg, init);
-        ema->load_state_dict([&] { std::map<std::string, Tensor> m; for (auto& [k, t] : model.state_dict()) m[k] = t; return m; }());
+        ema_from_model(*ema);
     }
     int64_t params = 0;
     for (auto& p : model.parameters()) params += p.numel();
@@ -246,7 +255,12 @@ int run(const Args& a) {
         VKG_CHECK(fs::exists(ckpt), "train_restore", "--resume: no checkpoint at '", ckpt, "'");
         const auto c = io::Checkpoint::load(ckpt);
         c.restore("model", model);
-        if (ema) c.restore("ema", *ema);
+        // --ema first given on a resume: the average starts from the checkpoint's weights.
+        if (ema && c.contains("ema.intro.weight")) c.restore("ema", *ema);
+        else if (ema) {
+            ema_from_model(*ema);
+            std::fprintf(stderr, "train_restore: %s has no EMA; --ema starts from its model weights\n", ckpt.c_str());
+        }
         c.restore("opt", opt);
         c.restore("rng.data", data_gen);
         step = std::stoll(c.metadata.at("step"));
@@ -367,6 +381,6 @@ int main(int argc, char** argv) {
     static const std::set<std::string> known = {
         "--data", "--kernels", "--val-data", "--val-kernels", "--out", "--ckpt", "--samples", "--steps", "--batch",
         "--crop", "--size", "--lr", "--wd", "--beta2", "--clip", "--ema", "--noise", "--val-every", "--ckpt-every", "--warmup",
-        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until", "--init"};
+        "--width", "--enc", "--middle", "--dec", "--seed", "--device", "--threads", "--until", "--init", "--local-pool"};
     return cli::main_with_flags(argc, argv, "train_restore", known, {"--resume", "--overfit", "--f16"}, run);
 }

@@ -86,6 +86,14 @@ want="warmup must be in" expect_error "$B/examples/train_restore" $base --enc 1,
   > "$T/log" 2>&1 || fail "deblur --ensemble 2"
 [ "$(head -c 24 "$T/out2.png" | od -An -tx1)" = "$(head -c 24 "$T/out.png" | od -An -tx1)" ] || fail "--ensemble 2 changed the image size"
 ! cmp -s "$T/out.png" "$T/out2.png" || fail "--ensemble 2 wrote the plain network's output"
+# --local-pool: channel attention over windows (TLC); a window covering the image is the global pool.
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out_lp.png" --weights "$T/m.safetensors" --local-pool 64 \
+  > "$T/log" 2>&1 || fail "deblur --local-pool 64"
+! cmp -s "$T/out.png" "$T/out_lp.png" || fail "--local-pool 64 wrote the global pooling's output"
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out_lp.png" --weights "$T/m.safetensors" --local-pool 512 \
+  > "$T/log" 2>&1 || fail "deblur --local-pool 512"
+cmp -s "$T/out.png" "$T/out_lp.png" || fail "--local-pool 512 (the whole 512x512 image) differs from global pooling"
+echo "local pooling: 64 px windows change the output, 512 px ones (the image) give the global pooling's exactly"
 
 # 3b. A folder tree: blur apply mirrors its subfolders, deblur --in DIR keeps them, evaluate pairs
 #     the restored and sharp images by their relative names.
@@ -106,6 +114,7 @@ want="does not exist" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurr
 want="does not exist" expect_error "$B/examples/deblur" --in "$T/missing.png" --out "$T/x.png" --weights "$T/m.safetensors"
 printf 'not an image' > "$T/bad.png"
 want="bad.png" expect_error "$B/examples/deblur" --in "$T/bad.png" --out "$T/x.png" --weights "$T/m.safetensors"
+want="must be a window in pixels" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --local-pool -3
 want="1, 2, 4 or 8" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --ensemble 3
 python3 -c "
 import struct

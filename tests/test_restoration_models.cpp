@@ -94,6 +94,43 @@ TEST_CASE("NAFNet (width 8, 37x45 input, padded inside): output, input and weigh
     MESSAGE("relerr out " << e_out << ", d/dx " << e_gx << ", d/d encoders.0.0.conv2.weight " << e_gw);
 }
 
+TEST_CASE("NAFNet with test-time local pooling (local_pool 24: every level local; 44: only the width) matches PyTorch") {
+    // PyTorch's reference pools with 2-D prefix sums (the official NAFNetLocal's way), vkgrad
+    // with banded matrix products: two algorithms, one answer.
+    Generator gen(0);
+    for (int64_t b : {24, 44}) {
+        INFO("local_pool " << b);
+        auto c = nafnet_small();
+        c.local_pool = b;
+        models::NAFNet net(c, gen);
+        det_fill(net);
+        const Tensor x = detach(det_input({1, 3, 37, 45}, 11, "x")).requires_grad_(true);
+        const Tensor out = net(x);
+        const auto g = grad({sum(out * det_input(out.shape(), 13, "w"))}, {x});
+        const double e_out = relerr(out, fx("nafnet_small_local" + std::to_string(b) + "_out"));
+        const double e_gx = relerr(g[0], fx("nafnet_small_local" + std::to_string(b) + "_gx"));
+        CHECK(e_out <= testing::kDeepTol);
+        CHECK(e_gx <= testing::kDeepTol);
+        MESSAGE("local_pool " << b << ": relerr out " << e_out << ", d/dx " << e_gx);
+        const auto back = models::NAFNetConfig::from_metadata(c.to_metadata(), "test");
+        CHECK(back.local_pool == b);
+    }
+    // Windows at least the padded 40x48 input are the global pool: the published network, exactly.
+    NoGradGuard ng;
+    auto c = nafnet_small();
+    models::NAFNet global(c, gen);
+    det_fill(global);
+    CHECK(global.config.to_metadata().count("local_pool") == 0); // older files read as global
+    c.local_pool = 48;
+    models::NAFNet wide(c, gen);
+    det_fill(wide);
+    const Tensor x = det_input({1, 3, 37, 45}, 11, "x");
+    CHECK(relerr(wide(x), global(x)) == 0);
+    c.local_pool = -1;
+    test::check_error([&] { models::NAFNet n(c, gen); }, {"NAFNetConfig", "local_pool -1"});
+    test::check_error([&] { local_avg_pool2d(x, 0, 3); }, {"local_avg_pool2d", "window 0x3"});
+}
+
 TEST_CASE("widen_nafnet: a 2x and 3x wider NAFNet computes the narrow one's function; unequal shares part the copies") {
     Generator gen(0);
     const auto cfg = nafnet_small();
@@ -297,6 +334,9 @@ TEST_CASE("load_regression_network: NAFNet or HINet from a file's metadata or a 
     auto a = models::load_regression_network(path);
     CHECK(a->name() == "NAFNet");
     CHECK(relerr(a->forward(x), naf(x)) == 0);
+    auto local = models::load_regression_network(path, "", 8); // overrides the file's (global) pooling
+    CHECK(static_cast<models::NAFNet&>(*local).config.local_pool == 8);
+    CHECK(relerr(local->forward(x), naf(x)) > 1e-3);
 
     models::HINet hin(hinet_small(), gen);
     det_fill(hin);
@@ -305,6 +345,7 @@ TEST_CASE("load_regression_network: NAFNet or HINet from a file's metadata or a 
     CHECK(b->name() == "HINet");
     CHECK(static_cast<models::HINet&>(*b).config.hin_position_left == 1);
     CHECK(relerr(b->forward(x), hin(x)) == 0);
+    test::check_error([&] { models::load_regression_network(path, "", 8); }, {"is a HINet", "no global pooling"});
 
     test::check_error([&] { models::load_regression_network(dir() + "nafnet_small_basicsr.pth"); },
                       {"nafnet_small_basicsr.pth", "not a vkgrad safetensors file", "hinet-gopro"});
@@ -356,4 +397,12 @@ TEST_CASE("NAFNet's input gradient: float64 finite differences (width 4, one blo
         CHECK_MESSAGE(r.ok, r.message);
         MESSAGE("gradcheck " << to_string(s) << " worst relerr " << r.worst);
     }
+    c.local_pool = 4; // 4x4 windows on the 6x6 map, 2x2 on the 3x3 one: the local pooling's gradient
+    models::NAFNet local(c, gen);
+    det_fill(local);
+    to_f64(local);
+    const auto r = testing::gradcheck([&](const std::vector<Tensor>& v) { return local(v[0]); },
+                                      {det_input({1, 3, 6, 6}, 11, "x")});
+    CHECK_MESSAGE(r.ok, r.message);
+    MESSAGE("gradcheck local_pool 4 worst relerr " << r.worst);
 }

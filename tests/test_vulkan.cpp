@@ -412,7 +412,8 @@ TEST_CASE("StyleGAN2 generator and discriminator on the device equal the CPU (is
 
 TEST_CASE("NAFNet and HINet on the device equal the CPU (issue 7/8)" * doctest::skip(kSkip)) {
     // Small networks with deterministic parameters (the rule of make_restoration_fixtures.py:
-    // non-zero beta/gamma, norm weights around 1), 1x3x32x32: outputs (both HINet stages) and
+    // non-zero beta/gamma, norm weights around 1), 1x3x32x32, NAFNet with global and with local
+    // pooling: outputs (both HINet stages) and
     // the input gradient of sum(out * w) through the device's backward.
     Generator init(0);
     models::NAFNetConfig nc;
@@ -425,9 +426,12 @@ TEST_CASE("NAFNet and HINet on the device equal the CPU (issue 7/8)" * doctest::
     hc.depth = 3;
     hc.hin_position_left = 1;
     auto naf = std::make_shared<models::NAFNet>(nc, init);
+    nc.local_pool = 12; // test-time local pooling: 12, 6 and 3 px windows on the 32, 16 and 8 px maps
+    auto naf_local = std::make_shared<models::NAFNet>(nc, init);
     auto hin = std::make_shared<models::HINet>(hc, init);
     const std::vector<std::pair<std::shared_ptr<nn::Module>, std::function<std::vector<Tensor>(const Tensor&)>>> nets = {
         {naf, [&](const Tensor& x) { return std::vector<Tensor>{naf->forward(x)}; }},
+        {naf_local, [&](const Tensor& x) { return std::vector<Tensor>{naf_local->forward(x)}; }},
         {hin, [&](const Tensor& x) { const auto o = hin->forward_both(x); return std::vector<Tensor>{o[0], o[1]}; }}};
     const Tensor x = testing::det_tensor({1, 3, 32, 32}, 11, "x", 1.0);
     for (const auto& [net, run] : nets) {

@@ -114,6 +114,17 @@ def main():
     torch.save({"params": sd}, os.path.join(OUT, "nafnet_small_basicsr.pth"))
     print(f"nafnet_small   {time.time() - t0:.1f} s, |out| max {out.abs().max():.3g}")
 
+    # (a2) the same network with test-time local pooling: local_pool 24 makes every level's window
+    # smaller than its map (40x48 -> 24, 20x24 -> 12, 10x12 -> 6); 44 covers the height but not
+    # the width at every level (44 >= 40, < 48), the mixed case
+    for b in (24, 44):
+        net = det_fill(NAFNet(**small, local_pool=b))
+        x = det_input((1, 3, 37, 45), X_SEED, "x").requires_grad_(True)
+        out = net(x)
+        (gx,) = torch.autograd.grad((out * det_input(tuple(out.shape), W_SEED, "w")).sum(), [x])
+        record("nafnet_small_local", f"nafnet_small_local{b}_out", out)
+        record("nafnet_small_local", f"nafnet_small_local{b}_gx", gx)
+
     # (b) the GoPro width-32 configuration (17.1 M parameters)
     t0 = time.time()
     net = det_fill(NAFNet(img_channel=3, width=32, middle_blk_num=1, enc_blk_nums=[1, 1, 1, 28],
@@ -171,6 +182,8 @@ def main():
                              "pth": "nafnet_small_basicsr.pth = torch.save({'params': float32 state_dict})",
                              "ensembles": "ensemble{2,8}_out = self_ensemble(net, x, n): mean over the first "
                                           "n of the 8 flips/transposes, each mapped back"},
+            "nafnet_small_local": {"arch": "NAFNet", "as": "nafnet_small", "local_pool": [24, 44],
+                                   "outputs": "local{B}_out and local{B}_gx (of sum(out * w) w.r.t. x)"},
             "nafnet_gopro32": {"arch": "NAFNet", "img_channel": 3, "width": 32, "enc_blk_nums": [1, 1, 1, 28],
                                "middle_blk_num": 1, "dec_blk_nums": [1, 1, 1, 1], "x": [1, 3, 64, 64],
                                "parameters": nparams},

@@ -9,7 +9,9 @@ the released checkpoints have the same keys and shapes:
 
 Only forward passes are defined: autograd gives the gradients. NAFNet's LayerNorm2d is written
 with ordinary ops (its hand-written backward in the official code is the same derivative).
-Test-time local pooling (NAFNetLocal) is not modelled, as in include/vkgrad/models/nafnet.hpp.
+Test-time local pooling (TLC, the official NAFNetLocal) is LocalAvgPool below: NAFNet(local_pool=B)
+gives the blocks at level l windows of B >> l pixels, computed the official way (2-D prefix sums,
+then replicate padding), independently of vkgrad's banded-matrix products.
 """
 import torch
 from torch import nn
@@ -41,14 +43,33 @@ def simple_gate(x):
     return a * b
 
 
+class LocalAvgPool(nn.Module):
+    """Mean over the k x k window at each position (clipped to the map), the valid means
+    replicate-padded back to the map's size; a window covering the map is the global mean."""
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        h, w = x.shape[2:]
+        if self.k >= h and self.k >= w:
+            return x.mean((2, 3), keepdim=True)
+        k1, k2 = min(h, self.k), min(w, self.k)
+        s = F.pad(x.cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+        out = (s[:, :, k1:, k2:] - s[:, :, :-k1, k2:] - s[:, :, k1:, :-k2] + s[:, :, :-k1, :-k2]) / (k1 * k2)
+        dh, dw = h - out.shape[2], w - out.shape[3]
+        return F.pad(out, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), mode="replicate")
+
+
 class NAFBlock(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, window=0):
         super().__init__()
         wide = 2 * c  # both expansions are 2 in every published configuration
         self.conv1 = nn.Conv2d(c, wide, 1)
         self.conv2 = nn.Conv2d(wide, wide, 3, padding=1, groups=wide)
         self.conv3 = nn.Conv2d(wide // 2, c, 1)
-        self.sca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(wide // 2, wide // 2, 1))
+        pool = LocalAvgPool(window) if window > 0 else nn.AdaptiveAvgPool2d(1)
+        self.sca = nn.Sequential(pool, nn.Conv2d(wide // 2, wide // 2, 1))
         self.conv4 = nn.Conv2d(c, wide, 1)
         self.conv5 = nn.Conv2d(wide // 2, c, 1)
         self.norm1 = LayerNorm2d(c)
@@ -65,23 +86,24 @@ class NAFBlock(nn.Module):
 
 
 class NAFNet(nn.Module):
-    def __init__(self, img_channel=3, width=16, middle_blk_num=1, enc_blk_nums=(), dec_blk_nums=()):
+    def __init__(self, img_channel=3, width=16, middle_blk_num=1, enc_blk_nums=(), dec_blk_nums=(), local_pool=0):
         super().__init__()
+        win = lambda level: max(1, local_pool >> level) if local_pool > 0 else 0
         self.intro = nn.Conv2d(img_channel, width, 3, padding=1)
         self.ending = nn.Conv2d(width, img_channel, 3, padding=1)
         self.encoders, self.decoders = nn.ModuleList(), nn.ModuleList()
         self.middle_blks = nn.ModuleList()
         self.ups, self.downs = nn.ModuleList(), nn.ModuleList()
         ch = width
-        for n in enc_blk_nums:
-            self.encoders.append(nn.Sequential(*[NAFBlock(ch) for _ in range(n)]))
+        for level, n in enumerate(enc_blk_nums):
+            self.encoders.append(nn.Sequential(*[NAFBlock(ch, win(level)) for _ in range(n)]))
             self.downs.append(nn.Conv2d(ch, 2 * ch, 2, stride=2))
             ch *= 2
-        self.middle_blks = nn.Sequential(*[NAFBlock(ch) for _ in range(middle_blk_num)])
-        for n in dec_blk_nums:
+        self.middle_blks = nn.Sequential(*[NAFBlock(ch, win(len(enc_blk_nums))) for _ in range(middle_blk_num)])
+        for i, n in enumerate(dec_blk_nums):
             self.ups.append(nn.Sequential(nn.Conv2d(ch, 2 * ch, 1, bias=False), nn.PixelShuffle(2)))
             ch //= 2
-            self.decoders.append(nn.Sequential(*[NAFBlock(ch) for _ in range(n)]))
+            self.decoders.append(nn.Sequential(*[NAFBlock(ch, win(len(enc_blk_nums) - 1 - i)) for _ in range(n)]))
         self.multiple = 2 ** len(self.encoders)
 
     def forward(self, inp):

@@ -13,9 +13,15 @@
 //           and bottom to a multiple of 2^levels and the output is cropped back.
 //
 // Parameter names are the official code's (BasicSR), so its released .pth files load key for key.
-// Test-time local pooling (TLSC, the "NAFNetLocal" of the GoPro configs) is not implemented: SCA
-// always pools globally, as in training; for 512x512 faces this is what the paper's use needs.
+// Test-time local pooling (TLC, the "NAFNetLocal" of the official code): with config.local_pool
+// = B, SCA averages over a window of B >> level pixels around each position instead of the whole
+// feature map (local_avg_pool2d), so a network trained on crops keeps crop-sized statistics on a
+// larger image. B is the official `base_size` (1.5x the training crop there); the official window
+// `feature size at train_size * base_size // train_size` is the same for crops divisible by
+// 2^levels. Windows covering the whole map are the global pool, so training on crops <= B is
+// unchanged.
 #pragma once
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,19 +44,24 @@ struct NAFNetConfig {
     std::vector<int64_t> enc_blocks{1, 1, 1, 28};  ///< blocks per encoder level (GoPro configs)
     int64_t middle_blocks = 1;
     std::vector<int64_t> dec_blocks{1, 1, 1, 1};
+    int64_t local_pool = 0; ///< SCA's pooling window at the input's resolution; 0: global (as published)
 
     /// The GoPro NAFNet-width32 (17.1 M parameters) and -width64 (67.9 M) configurations.
     static NAFNetConfig gopro(int64_t width) { NAFNetConfig c; c.width = width; return c; }
     int64_t levels() const { return static_cast<int64_t>(enc_blocks.size()); }
+    /// The SCA window of the blocks at `level` (0: full resolution), 0 for global pooling.
+    int64_t pool_window(int64_t level) const { return local_pool > 0 ? std::max<int64_t>(1, local_pool >> level) : 0; }
     /// The "__metadata__" entries a trained model's safetensors file carries (train_restore
     /// writes them; deblur rebuilds the network from them).
     std::map<std::string, std::string> to_metadata() const {
-        return {{"arch", "nafnet"},
-                {"img_channels", std::to_string(img_channels)},
-                {"width", std::to_string(width)},
-                {"enc_blocks", join_ints(enc_blocks)},
-                {"middle_blocks", std::to_string(middle_blocks)},
-                {"dec_blocks", join_ints(dec_blocks)}};
+        std::map<std::string, std::string> m{{"arch", "nafnet"},
+                                             {"img_channels", std::to_string(img_channels)},
+                                             {"width", std::to_string(width)},
+                                             {"enc_blocks", join_ints(enc_blocks)},
+                                             {"middle_blocks", std::to_string(middle_blocks)},
+                                             {"dec_blocks", join_ints(dec_blocks)}};
+        if (local_pool > 0) m["local_pool"] = std::to_string(local_pool); // absent: global, as older files
+        return m;
     }
     /// Reads to_metadata()'s entries; `what` names the file in errors. Ensures validate().
     static NAFNetConfig from_metadata(const std::map<std::string, std::string>& m, const std::string& what) {
@@ -62,12 +73,14 @@ struct NAFNetConfig {
         c.enc_blocks = r.list("enc_blocks");
         c.middle_blocks = r.integer("middle_blocks");
         c.dec_blocks = r.list("dec_blocks");
+        if (r.has("local_pool")) c.local_pool = r.integer("local_pool");
         c.validate();
         return c;
     }
     void validate() const {
         VKG_CHECK(img_channels >= 1 && width >= 1 && middle_blocks >= 0, "NAFNetConfig", "img_channels ", img_channels,
                   ", width ", width, ", middle_blocks ", middle_blocks, " must be positive");
+        VKG_CHECK(local_pool >= 0, "NAFNetConfig", "local_pool ", local_pool, " must be 0 (global) or a window in pixels");
         VKG_CHECK(enc_blocks.size() == dec_blocks.size(), "NAFNetConfig", enc_blocks.size(), " encoder levels but ",
                   dec_blocks.size(), " decoder levels");
         for (auto n : enc_blocks) VKG_CHECK(n >= 0, "NAFNetConfig", "negative block count");
@@ -79,16 +92,20 @@ class NAFBlock : public nn::Module {
 public:
     std::shared_ptr<nn::LayerNorm2d> norm1, norm2;
     std::shared_ptr<nn::Conv2d> conv1, conv2, conv3, conv4, conv5;
-    std::shared_ptr<nn::Sequential> sca; ///< "sca.1" is the 1x1 conv after the global pool ("sca.0")
+    std::shared_ptr<nn::Sequential> sca; ///< "sca.1" is the 1x1 conv after the pool ("sca.0")
     Tensor beta, gamma;                   ///< [1, c, 1, 1], zeros
 
-    NAFBlock(int64_t c, Generator& gen) {
+    /// `pool_window` 0: SCA pools globally; w > 0: over w x w windows (test-time local pooling).
+    NAFBlock(int64_t c, Generator& gen, int64_t pool_window = 0) {
+        const std::shared_ptr<nn::Module> pool =
+            pool_window > 0 ? std::shared_ptr<nn::Module>(std::make_shared<nn::LocalAvgPool2d>(pool_window, pool_window))
+                            : std::make_shared<nn::AdaptiveAvgPool2d>(1, 1);
         const int64_t dw = 2 * c, ffn = 2 * c;
         conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(c, dw, 1, gen));
         conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(dw, dw, 3, gen, 1, 1, 1, dw));
         conv3 = register_module("conv3", std::make_shared<nn::Conv2d>(dw / 2, c, 1, gen));
         sca = register_module("sca", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
-                                         std::make_shared<nn::AdaptiveAvgPool2d>(1, 1),
+                                         pool,
                                          std::make_shared<nn::Conv2d>(dw / 2, dw / 2, 1, gen)}));
         conv4 = register_module("conv4", std::make_shared<nn::Conv2d>(c, ffn, 1, gen));
         conv5 = register_module("conv5", std::make_shared<nn::Conv2d>(ffn / 2, c, 1, gen));
@@ -116,9 +133,9 @@ public:
     /// PyTorch's default initialisation (beta, gamma zero). Requires config.validate().
     NAFNet(const NAFNetConfig& c, Generator& gen) : config(c) {
         c.validate();
-        const auto blocks = [&](int64_t n, int64_t ch) {
+        const auto blocks = [&](int64_t n, int64_t ch, int64_t level) {
             auto s = std::make_shared<nn::Sequential>();
-            for (int64_t i = 0; i < n; ++i) s->push_back(std::make_shared<NAFBlock>(ch, gen));
+            for (int64_t i = 0; i < n; ++i) s->push_back(std::make_shared<NAFBlock>(ch, gen, c.pool_window(level)));
             return s;
         };
         intro = register_module("intro", std::make_shared<nn::Conv2d>(c.img_channels, c.width, 3, gen, 1, 1));
@@ -128,18 +145,19 @@ public:
         middle_blks = register_module("middle_blks", std::make_shared<nn::Sequential>());
         ups = register_module("ups", std::make_shared<nn::Sequential>());
         downs = register_module("downs", std::make_shared<nn::Sequential>());
-        int64_t ch = c.width;
+        int64_t ch = c.width, level = 0;
         for (int64_t n : c.enc_blocks) {
-            encoders->push_back(blocks(n, ch));
+            encoders->push_back(blocks(n, ch, level++));
             downs->push_back(std::make_shared<nn::Conv2d>(ch, 2 * ch, 2, gen, 2));
             ch *= 2;
         }
-        for (int64_t i = 0; i < c.middle_blocks; ++i) middle_blks->push_back(std::make_shared<NAFBlock>(ch, gen));
+        for (int64_t i = 0; i < c.middle_blocks; ++i)
+            middle_blks->push_back(std::make_shared<NAFBlock>(ch, gen, c.pool_window(level)));
         for (int64_t n : c.dec_blocks) {
             ups->push_back(std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
                 std::make_shared<nn::Conv2d>(ch, 2 * ch, 1, gen, 1, 0, 1, 1, false), std::make_shared<nn::PixelShuffle>(2)}));
             ch /= 2;
-            decoders->push_back(blocks(n, ch));
+            decoders->push_back(blocks(n, ch, --level));
         }
     }
 

@@ -28,11 +28,22 @@ inline const char* regression_config_names() { return "nafnet-gopro-width32 | na
 /// the named configuration's parameters. Ensures: the network, weights loaded, in eval mode, on
 /// the CPU; its forward maps [N, 3, H, W] (any H, W) to the restored image of the same shape.
 /// Errors name the file and what is wrong (missing file, unknown config, foreign metadata,
-/// missing or misshapen parameters).
-inline std::unique_ptr<nn::Module> load_regression_network(const std::string& path, const std::string& config = "") {
+/// missing or misshapen parameters). `local_pool` >= 0 overrides a NAFNet's test-time local
+/// pooling window (NAFNetConfig::local_pool; 0 global); -1 keeps the file's (global for .pth).
+inline std::unique_ptr<nn::Module> load_regression_network(const std::string& path, const std::string& config = "",
+                                                          int64_t local_pool = -1) {
     const char* op = "load_regression_network";
     VKG_CHECK(std::filesystem::exists(path), op, "weights file '", path, "' does not exist");
     Generator init(0); // every parameter is overwritten by the file
+    const auto nafnet = [&](NAFNetConfig c) {
+        if (local_pool >= 0) c.local_pool = local_pool;
+        return std::make_unique<NAFNet>(c, init);
+    };
+    const auto hinet = [&](const HINetConfig& c) {
+        VKG_CHECK(local_pool <= 0, op, "'", path, "' is a HINet, which has no global pooling to make local (local_pool ",
+                  local_pool, ")");
+        return std::make_unique<HINet>(c, init);
+    };
     std::unique_ptr<nn::Module> net;
     if (config.empty()) {
         const std::string ext = std::filesystem::path(path).extension().string();
@@ -41,15 +52,15 @@ inline std::unique_ptr<nn::Module> load_regression_network(const std::string& pa
         const auto meta = io::load_safetensors(path).metadata;
         const MetadataReader r(meta, op, path);
         const std::string& arch = r.str("arch");
-        if (arch == "nafnet") net = std::make_unique<NAFNet>(NAFNetConfig::from_metadata(meta, path), init);
-        else if (arch == "hinet") net = std::make_unique<HINet>(HINetConfig::from_metadata(meta, path), init);
+        if (arch == "nafnet") net = nafnet(NAFNetConfig::from_metadata(meta, path));
+        else if (arch == "hinet") net = hinet(HINetConfig::from_metadata(meta, path));
         else ::vkgrad::detail::fail(op, "'", path, "' holds a '", arch, "' network, not a regression network (nafnet, hinet)");
     } else if (config == "nafnet-gopro-width32" || config == "gopro-width32") {
-        net = std::make_unique<NAFNet>(NAFNetConfig::gopro(32), init);
+        net = nafnet(NAFNetConfig::gopro(32));
     } else if (config == "nafnet-gopro-width64" || config == "gopro-width64") {
-        net = std::make_unique<NAFNet>(NAFNetConfig::gopro(64), init);
+        net = nafnet(NAFNetConfig::gopro(64));
     } else if (config == "hinet-gopro") {
-        net = std::make_unique<HINet>(HINetConfig::gopro(), init);
+        net = hinet(HINetConfig::gopro());
     } else {
         ::vkgrad::detail::fail(op, "unknown configuration '", config, "' (", regression_config_names(), ")");
     }

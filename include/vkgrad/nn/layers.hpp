@@ -74,4 +74,13 @@ public:
     std::string name() const override { return "AdaptiveAvgPool2d"; }
 };
 
+/// local_avg_pool2d with a fixed window (NAFNet's test-time local pooling).
+class LocalAvgPool2d : public Module {
+public:
+    int64_t height, width;
+    LocalAvgPool2d(int64_t h, int64_t w) : height(h), width(w) {}
+    Tensor forward(const Tensor& x) override { return local_avg_pool2d(x, height, width); }
+    std::string name() const override { return "LocalAvgPool2d"; }
+};
+
 } // namespace vkgrad::nn

@@ -1,12 +1,14 @@
 // vkgrad/ops/pool.hpp — pooling, composed from differentiable ops (so any-order gradients
 // come for free): average pooling is a depthwise convolution with a constant kernel, max
 // pooling a max over the kernel's shifted views, adaptive average pooling two averaging
-// matrices.
+// matrices, test-time local pooling two banded averaging matrices and a replicate pad.
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "conv.hpp"
 #include "linalg.hpp"
+#include "shape.hpp"
 
 namespace vkgrad {
 
@@ -67,6 +69,36 @@ inline Tensor adaptive_avg_pool2d(const Tensor& x, int64_t Ho, int64_t Wo) {
     VKG_CHECK(Ho >= 1 && Wo >= 1, "adaptive_avg_pool2d", "output size ", Ho, "x", Wo, " must be positive");
     const Tensor rows = detail::adaptive_matrix(x.size(2), Ho, x), cols = detail::adaptive_matrix(x.size(3), Wo, x);
     return matmul(matmul(rows, x), transpose(cols, 0, 1));
+}
+
+namespace detail {
+/// [n - k + 1, n] matrix whose row i averages entries [i, i + k): the valid sliding-window mean.
+inline Tensor box_matrix(int64_t n, int64_t k, const Tensor& like) {
+    const int64_t out = n - k + 1;
+    std::vector<double> m(static_cast<size_t>(out * n), 0.0);
+    for (int64_t i = 0; i < out; ++i)
+        for (int64_t j = i; j < i + k; ++j) m[static_cast<size_t>(i * n + j)] = 1.0 / static_cast<double>(k);
+    return from_vector(m, {out, n}, {like.dtype(), like.device()});
+}
+} // namespace detail
+
+/// Test-time local pooling (Chu et al., "Improving Image Restoration by Revisiting Global
+/// Information Aggregation", ECCV 2022; NAFNet's `local_arch.AvgPool2d`): each position gets the
+/// mean of the kh x kw window around it instead of the whole image's, so a network trained on
+/// crops sees crop-sized statistics on a larger image. Windows are clipped to the image; the
+/// valid (H-kh+1) x (W-kw+1) means are replicated outwards (floor half before, the rest after).
+/// A window covering the whole image is the global mean, returned as [N, C, 1, 1].
+/// Requires a 4-d x and kh, kw >= 1. Ensures [N, C, H, W] (or [N, C, 1, 1]); differentiable.
+inline Tensor local_avg_pool2d(const Tensor& x, int64_t kh, int64_t kw) {
+    detail::check_image("local_avg_pool2d", x);
+    VKG_CHECK(kh >= 1 && kw >= 1, "local_avg_pool2d", "window ", kh, "x", kw, " must be positive");
+    const int64_t H = x.size(2), W = x.size(3);
+    if (kh >= H && kw >= W) return adaptive_avg_pool2d(x, 1, 1);
+    const int64_t k1 = std::min(H, kh), k2 = std::min(W, kw), Ho = H - k1 + 1, Wo = W - k2 + 1;
+    // Separable box filter as two banded matrix products: O(H W (Ho + Wo)) per channel, which
+    // beats a k1 x k2 depthwise convolution for the large windows this is used with.
+    const Tensor valid = matmul(matmul(detail::box_matrix(H, k1, x), x), transpose(detail::box_matrix(W, k2, x), 0, 1));
+    return pad(valid, {(W - Wo) / 2, (W - Wo + 1) / 2, (H - Ho) / 2, (H - Ho + 1) / 2}, PadMode::replicate, 0.0);
 }
 
 } // namespace vkgrad
