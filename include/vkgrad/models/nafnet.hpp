@@ -94,12 +94,13 @@ public:
     std::shared_ptr<nn::Conv2d> conv1, conv2, conv3, conv4, conv5;
     std::shared_ptr<nn::Sequential> sca; ///< "sca.1" is the 1x1 conv after the pool ("sca.0")
     Tensor beta, gamma;                   ///< [1, c, 1, 1], zeros
+    int64_t pool_window = 0;              ///< 0: global SCA pooling; w: w x w windows
 
     /// `pool_window` 0: SCA pools globally; w > 0: over w x w windows (test-time local pooling).
-    NAFBlock(int64_t c, Generator& gen, int64_t pool_window = 0) {
+    NAFBlock(int64_t c, Generator& gen, int64_t window = 0) : pool_window(window) {
         const std::shared_ptr<nn::Module> pool =
-            pool_window > 0 ? std::shared_ptr<nn::Module>(std::make_shared<nn::LocalAvgPool2d>(pool_window, pool_window))
-                            : std::make_shared<nn::AdaptiveAvgPool2d>(1, 1);
+            window > 0 ? std::shared_ptr<nn::Module>(std::make_shared<nn::LocalAvgPool2d>(window, window))
+                       : std::make_shared<nn::AdaptiveAvgPool2d>(1, 1);
         const int64_t dw = 2 * c, ffn = 2 * c;
         conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(c, dw, 1, gen));
         conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(dw, dw, 3, gen, 1, 1, 1, dw));
@@ -116,12 +117,20 @@ public:
     }
     Tensor forward(const Tensor& inp) override {
         Tensor x = simple_gate(conv2->forward(conv1->forward(norm1->forward(inp))));
-        x = conv3->forward(x * sca->forward(x));
+        x = conv3->forward(x * attention(x));
         const Tensor y = inp + x * beta;
         x = conv5->forward(simple_gate(conv4->forward(norm2->forward(y))));
         return y + x * gamma;
     }
     std::string name() const override { return "NAFBlock"; }
+
+private:
+    /// SCA, sca.1(sca.0(x)). With local pooling the 1x1 conv runs on the window means before
+    /// they are replicated to the map's size (local_avg_pool2d's `then`): the same values.
+    Tensor attention(const Tensor& x) {
+        if (pool_window == 0) return sca->forward(x);
+        return local_avg_pool2d(x, pool_window, pool_window, [&](const Tensor& m) { return (*sca)[1].forward(m); });
+    }
 };
 
 class NAFNet : public nn::Module {

@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "conv.hpp"
 #include "linalg.hpp"
@@ -88,16 +89,21 @@ inline Tensor box_matrix(int64_t n, int64_t k, const Tensor& like) {
 /// crops sees crop-sized statistics on a larger image. Windows are clipped to the image; the
 /// valid (H-kh+1) x (W-kw+1) means are replicated outwards (floor half before, the rest after).
 /// A window covering the whole image is the global mean, returned as [N, C, 1, 1].
-/// Requires a 4-d x and kh, kw >= 1. Ensures [N, C, H, W] (or [N, C, 1, 1]); differentiable.
-inline Tensor local_avg_pool2d(const Tensor& x, int64_t kh, int64_t kw) {
+/// `then`, if given, is applied to the means before they are replicated: it must treat each
+/// position alone (a 1x1 convolution, say), so it commutes with the replication and runs on the
+/// few valid positions instead of all H x W (16x fewer for a 384 window on 512 px).
+/// Requires a 4-d x and kh, kw >= 1. Ensures [N, C', H, W] (or [N, C', 1, 1]); differentiable.
+inline Tensor local_avg_pool2d(const Tensor& x, int64_t kh, int64_t kw,
+                               const std::function<Tensor(const Tensor&)>& then = {}) {
     detail::check_image("local_avg_pool2d", x);
     VKG_CHECK(kh >= 1 && kw >= 1, "local_avg_pool2d", "window ", kh, "x", kw, " must be positive");
     const int64_t H = x.size(2), W = x.size(3);
-    if (kh >= H && kw >= W) return adaptive_avg_pool2d(x, 1, 1);
+    if (kh >= H && kw >= W) return then ? then(adaptive_avg_pool2d(x, 1, 1)) : adaptive_avg_pool2d(x, 1, 1);
     const int64_t k1 = std::min(H, kh), k2 = std::min(W, kw), Ho = H - k1 + 1, Wo = W - k2 + 1;
     // Separable box filter as two banded matrix products: O(H W (Ho + Wo)) per channel, which
     // beats a k1 x k2 depthwise convolution for the large windows this is used with.
-    const Tensor valid = matmul(matmul(detail::box_matrix(H, k1, x), x), transpose(detail::box_matrix(W, k2, x), 0, 1));
+    Tensor valid = matmul(detail::box_matrix(H, k1, x), matmul(x, transpose(detail::box_matrix(W, k2, x), 0, 1)));
+    if (then) valid = then(valid);
     return pad(valid, {(W - Wo) / 2, (W - Wo + 1) / 2, (H - Ho) / 2, (H - Ho + 1) / 2}, PadMode::replicate, 0.0);
 }
 
