@@ -361,7 +361,8 @@ int run(const Args& a) {
         first += losses_seen[i] / static_cast<double>(k);
         last += losses_seen[losses_seen.size() - 1 - i] / static_cast<double>(k);
     }
-    std::printf("loss: mean of the first %zu steps %.4f and of the last %zu steps %.4f\n", k, first, k, last);
+    if (k > 0) std::printf("loss: mean of the first %zu steps %.4f and of the last %zu steps %.4f\n", k, first, k, last);
+    else std::printf("loss: no steps taken (the checkpoint was already at step %lld)\n", static_cast<long long>(step));
     // The final weights: the EMA when there is one, with the architecture in the metadata.
     auto meta = cfg.to_metadata();
     meta["steps"] = std::to_string(step);
