@@ -12,7 +12,7 @@
 // --config nafnet-gopro-width32 | nafnet-gopro-width64 | hinet-gopro. Any image size works (the
 // network pads internally); gray images stay gray. --compare writes input | output side by side.
 // --ensemble N averages the network over N flips/transposes of the input (models::self_ensemble):
-// a little sharper (+0.15 dB at 2, +0.19 dB at 4 on the validation faces), N times slower.
+// a little sharper (+0.13 dB at 2, +0.18 dB at 4 on the validation faces), N times slower.
 // --local-pool N sets NAFNet's test-time local pooling window (TLC: channel attention averages
 // N x N pixels around each position instead of the whole image; 0 = global). A vkgrad file may
 // carry its own (the default model: its training crop); for the official GoPro NAFNets on large
