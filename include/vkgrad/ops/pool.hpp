@@ -1,7 +1,7 @@
 // vkgrad/ops/pool.hpp — pooling, composed from differentiable ops (so any-order gradients
 // come for free): average pooling is a depthwise convolution with a constant kernel, max
 // pooling a max over the kernel's shifted views, adaptive average pooling two averaging
-// matrices, test-time local pooling two banded averaging matrices and a replicate pad.
+// matrices, test-time local pooling running window sums and a replicate pad.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -73,13 +73,22 @@ inline Tensor adaptive_avg_pool2d(const Tensor& x, int64_t Ho, int64_t Wo) {
 }
 
 namespace detail {
-/// [n - k + 1, n] matrix whose row i averages entries [i, i + k): the valid sliding-window mean.
-inline Tensor box_matrix(int64_t n, int64_t k, const Tensor& like) {
-    const int64_t out = n - k + 1;
-    std::vector<double> m(static_cast<size_t>(out * n), 0.0);
+/// The valid sliding means of window k along `axis` (2 or 3) of a 4-d x, n - k + 1 of them:
+///   m_i = (sum_{j<k} x_j + sum_{j<i} (x_{j+k} - x_j)) / k
+/// — the first window's sum, then each next one as the last plus what enters minus what leaves,
+/// the running sums one product with a lower-triangular matrix of ones: O(n (n - k)) per line
+/// where a banded averaging matrix would take O(n^2) (4x less for 384 windows on 512 px).
+inline Tensor sliding_mean(const Tensor& x, int64_t axis, int64_t k) {
+    const int64_t n = x.size(axis), out = n - k + 1;
+    const Tensor first = sum(narrow(x, axis, 0, k), {axis}, true);
+    if (out == 1) return first * (1.0 / static_cast<double>(k));
+    const Tensor diff = narrow(x, axis, k, n - k) - narrow(x, axis, 0, n - k);
+    std::vector<double> m(static_cast<size_t>(out * (n - k)), 0.0);
     for (int64_t i = 0; i < out; ++i)
-        for (int64_t j = i; j < i + k; ++j) m[static_cast<size_t>(i * n + j)] = 1.0 / static_cast<double>(k);
-    return from_vector(m, {out, n}, {like.dtype(), like.device()});
+        for (int64_t j = 0; j < i; ++j) m[static_cast<size_t>(i * (n - k) + j)] = 1.0;
+    const Tensor L = from_vector(m, {out, n - k}, {x.dtype(), x.device()});
+    const Tensor running = axis == 2 ? matmul(L, diff) : matmul(diff, transpose(L, 0, 1));
+    return (first + running) * (1.0 / static_cast<double>(k));
 }
 } // namespace detail
 
@@ -100,9 +109,9 @@ inline Tensor local_avg_pool2d(const Tensor& x, int64_t kh, int64_t kw,
     const int64_t H = x.size(2), W = x.size(3);
     if (kh >= H && kw >= W) return then ? then(adaptive_avg_pool2d(x, 1, 1)) : adaptive_avg_pool2d(x, 1, 1);
     const int64_t k1 = std::min(H, kh), k2 = std::min(W, kw), Ho = H - k1 + 1, Wo = W - k2 + 1;
-    // Separable box filter as two banded matrix products: O(H W (Ho + Wo)) per channel, which
-    // beats a k1 x k2 depthwise convolution for the large windows this is used with.
-    Tensor valid = matmul(detail::box_matrix(H, k1, x), matmul(x, transpose(detail::box_matrix(W, k2, x), 0, 1)));
+    // A separable box filter, each direction a running sum (detail::sliding_mean); a k1 x k2
+    // depthwise convolution would cost k1 k2 per position for the large windows this is used with.
+    Tensor valid = detail::sliding_mean(detail::sliding_mean(x, 3, k2), 2, k1);
     if (then) valid = then(valid);
     return pad(valid, {(W - Wo) / 2, (W - Wo + 1) / 2, (H - Ho) / 2, (H - Ho + 1) / 2}, PadMode::replicate, 0.0);
 }
