@@ -19,12 +19,22 @@ namespace vkgrad::io {
 namespace detail {
 
 inline float half_to_float(uint16_t h) {
-    const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    // Bit manipulation, not ldexp: a float16 weights file has millions of these to convert.
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) { // zero or subnormal: man * 2^-24, exact in float
+        const float v = static_cast<float>(man) * 0x1p-24f;
+        std::memcpy(&bits, &v, 4);
+        bits |= sign;
+    } else if (exp == 31) {
+        if (man) return std::numeric_limits<float>::quiet_NaN();
+        bits = sign | 0x7f800000u; // infinity
+    } else {
+        bits = sign | ((exp + 112) << 23) | (man << 13); // exponent bias 15 -> 127, mantissa 10 -> 23 bits
+    }
     float v;
-    if (exp == 0) v = std::ldexp(static_cast<float>(man), -24);
-    else if (exp == 31) v = man ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-    else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
-    return sign ? -v : v;
+    std::memcpy(&v, &bits, 4);
+    return v;
 }
 
 /// The float16 nearest to v (ties to even), as bits; values beyond the largest half (65504,
