@@ -180,13 +180,9 @@ int main(int argc, char** argv) {
             VKG_CHECK(!a.count("--save-intermediates"), "deblur",
                       "--save-intermediates needs the full method (--encoder, --generator, --fusion)");
             check_weights_exist(weights, config);
-            int64_t local_pool = -1; // the file's own
-            if (a.count("--local-pool")) {
-                const std::string& v = a["--local-pool"];
-                VKG_CHECK(!v.empty() && v.find_first_not_of("0123456789") == std::string::npos && v.size() < 7, "deblur",
-                          "--local-pool must be a window in pixels (0: global pooling), not '", v, "'");
-                local_pool = std::stoll(v);
-            }
+            const int64_t local_pool = cli::Args{"deblur", a, {}}.integer("--local-pool", -1); // -1: the file's own
+            VKG_CHECK(!a.count("--local-pool") || local_pool >= 0, "deblur",
+                      "--local-pool must be a window in pixels (0: global pooling), not '", a["--local-pool"], "'");
             r.regression = models::load_regression_network(weights, config, local_pool); // models/regression.hpp
         }
         r.move_to(dev);
