@@ -139,10 +139,10 @@ inline std::map<std::string, Tensor> read_state_dict(const std::string& path, co
 ///          their devices); on any mismatch throws vkgrad::Error naming the file and the first
 ///          missing (in m's order), unexpected (in name order) or wrongly shaped (m's order) key, and m is
 ///          left unchanged.
-inline void load_module_weights(nn::Module& m, const std::string& path, const std::string& key = "") {
+/// The same from a state dict already read (say, with a file's metadata), `in` naming where it
+/// came from in messages ("'weights.safetensors'").
+inline void load_module_weights(nn::Module& m, const std::map<std::string, Tensor>& sd, const std::string& in) {
     const char* op = "load_module_weights";
-    std::string in;
-    const std::map<std::string, Tensor> sd = read_state_dict(path, key, &in);
     const nn::NamedTensors mine = m.state_dict();
     std::set<std::string> expected;
     for (const auto& kv : mine) expected.insert(kv.first);
@@ -167,6 +167,12 @@ inline void load_module_weights(nn::Module& m, const std::string& path, const st
     } catch (const Error& e) {
         ::vkgrad::detail::fail(op, in, ": ", e.what());
     }
+}
+
+inline void load_module_weights(nn::Module& m, const std::string& path, const std::string& key = "") {
+    std::string in;
+    const std::map<std::string, Tensor> sd = read_state_dict(path, key, &in);
+    load_module_weights(m, sd, in);
 }
 
 /// Writes m.state_dict() (parameters and buffers, moved to the host) as a safetensors file with

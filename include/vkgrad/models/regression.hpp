@@ -11,6 +11,7 @@
 //   hinet-gopro          HINet GoPro (HINet-GoPro.pth): wf 64, depth 5, HIN at levels 3..4
 #pragma once
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -45,11 +46,13 @@ inline std::unique_ptr<nn::Module> load_regression_network(const std::string& pa
         return std::make_unique<HINet>(c, init);
     };
     std::unique_ptr<nn::Module> net;
+    io::SafetensorsFile file;
     if (config.empty()) {
         const std::string ext = std::filesystem::path(path).extension().string();
         VKG_CHECK(ext == ".safetensors", op, "'", path, "' is not a vkgrad safetensors file: for an official .pth ",
                   "name its configuration (", regression_config_names(), ")");
-        const auto meta = io::load_safetensors(path).metadata;
+        file = io::load_safetensors(path); // read once: metadata here, the tensors below
+        const auto& meta = file.metadata;
         const MetadataReader r(meta, op, path);
         const std::string& arch = r.str("arch");
         if (arch == "nafnet") net = nafnet(NAFNetConfig::from_metadata(meta, path));
@@ -64,7 +67,13 @@ inline std::unique_ptr<nn::Module> load_regression_network(const std::string& pa
     } else {
         ::vkgrad::detail::fail(op, "unknown configuration '", config, "' (", regression_config_names(), ")");
     }
-    io::load_module_weights(*net, path);
+    if (config.empty()) {
+        std::map<std::string, Tensor> sd;
+        for (auto& [name, t] : file.tensors) sd.emplace(name, std::move(t));
+        io::load_module_weights(*net, sd, "'" + path + "'");
+    } else {
+        io::load_module_weights(*net, path);
+    }
     net->eval();
     return net;
 }
