@@ -132,15 +132,9 @@ inline std::map<std::string, Tensor> read_state_dict(const std::string& path, co
     return stripped;
 }
 
-/// Loads the weights in the file at `path` into m, strictly.
-/// requires: the state dict found in the file (read_state_dict's rules) has exactly the names of
-///           m.state_dict() with the same shapes and floating dtypes where m's are floating.
-/// ensures: m's parameters and buffers hold the file's values (converted to their dtypes, on
-///          their devices); on any mismatch throws vkgrad::Error naming the file and the first
-///          missing (in m's order), unexpected (in name order) or wrongly shaped (m's order) key, and m is
-///          left unchanged.
-/// The same from a state dict already read (say, with a file's metadata), `in` naming where it
-/// came from in messages ("'weights.safetensors'").
+/// Loads a state dict already read (say, together with its file's metadata) into m, strictly;
+/// `in` names where it came from in messages ("'weights.safetensors'"). The rules are those of
+/// load_module_weights(m, path) below, which reads the file and calls this.
 inline void load_module_weights(nn::Module& m, const std::map<std::string, Tensor>& sd, const std::string& in) {
     const char* op = "load_module_weights";
     const nn::NamedTensors mine = m.state_dict();
@@ -169,6 +163,13 @@ inline void load_module_weights(nn::Module& m, const std::map<std::string, Tenso
     }
 }
 
+/// Loads the weights in the file at `path` into m, strictly.
+/// requires: the state dict found in the file (read_state_dict's rules) has exactly the names of
+///           m.state_dict() with the same shapes and floating dtypes where m's are floating.
+/// ensures: m's parameters and buffers hold the file's values (converted to their dtypes, on
+///          their devices); on any mismatch throws vkgrad::Error naming the file and the first
+///          missing (in m's order), unexpected (in name order) or wrongly shaped (m's order) key, and m is
+///          left unchanged.
 inline void load_module_weights(nn::Module& m, const std::string& path, const std::string& key = "") {
     std::string in;
     const std::map<std::string, Tensor> sd = read_state_dict(path, key, &in);
