@@ -89,17 +89,27 @@ inline std::map<std::string, Tensor> torch_state_dict(const std::string& path, c
     return out;
 }
 
-inline std::map<std::string, Tensor> safetensors_state_dict(const std::string& path, const std::string& key,
+inline std::map<std::string, Tensor> safetensors_state_dict(SafetensorsFile&& f, const std::string& key,
                                                             std::string& where) {
-    const SafetensorsFile f = load_safetensors(path);
     std::map<std::string, Tensor> out;
     const std::string prefix = key.empty() ? "" : key + ".";
-    for (const auto& [name, t] : f.tensors)
-        if (name.compare(0, prefix.size(), prefix) == 0) out[name.substr(prefix.size())] = t;
-    VKG_CHECK(!out.empty() || f.tensors.empty(), "load_module_weights", "'", path, "' has no tensor whose name starts with '",
-              prefix, "'");
-    where = key.empty() ? "'" + path + "'" : "'" + prefix + "*' of '" + path + "'";
+    for (auto& [name, t] : f.tensors)
+        if (name.compare(0, prefix.size(), prefix) == 0) out[name.substr(prefix.size())] = std::move(t);
+    VKG_CHECK(!out.empty() || f.tensors.empty(), "load_module_weights", "'", f.path,
+              "' has no tensor whose name starts with '", prefix, "'");
+    where = key.empty() ? "'" + f.path + "'" : "'" + prefix + "*' of '" + f.path + "'";
     return out;
+}
+
+/// sd with a "module." in front of every name (DataParallel) dropped; as it is otherwise.
+inline std::map<std::string, Tensor> drop_data_parallel_prefix(std::map<std::string, Tensor>&& sd) {
+    const std::string dp = "module.";
+    bool all_dp = !sd.empty();
+    for (const auto& kv : sd) all_dp = all_dp && kv.first.compare(0, dp.size(), dp) == 0;
+    if (!all_dp) return std::move(sd);
+    std::map<std::string, Tensor> stripped;
+    for (auto& [name, t] : sd) stripped[name.substr(dp.size())] = std::move(t);
+    return stripped;
 }
 
 } // namespace detail
@@ -121,15 +131,20 @@ inline std::map<std::string, Tensor> read_state_dict(const std::string& path, co
     VKG_CHECK(!format.empty(), op, "'", path, "' is neither a safetensors file nor a PyTorch (torch.save) file");
     std::string found;
     std::map<std::string, Tensor> sd = format == "torch" ? detail::torch_state_dict(path, key, found)
-                                                         : detail::safetensors_state_dict(path, key, found);
+                                                         : detail::safetensors_state_dict(load_safetensors(path), key, found);
     if (where) *where = found;
-    const std::string dp = "module.";
-    bool all_dp = !sd.empty();
-    for (const auto& kv : sd) all_dp = all_dp && kv.first.compare(0, dp.size(), dp) == 0;
-    if (!all_dp) return sd;
-    std::map<std::string, Tensor> stripped;
-    for (auto& [name, t] : sd) stripped[name.substr(dp.size())] = t;
-    return stripped;
+    return detail::drop_data_parallel_prefix(std::move(sd));
+}
+
+/// read_state_dict's rules applied to a safetensors file already read (say, for its metadata
+/// as well), so it need not be read twice; its tensors are moved out of `f`.
+/// ensures: as read_state_dict, the messages naming f.path.
+inline std::map<std::string, Tensor> read_state_dict(SafetensorsFile&& f, const std::string& key = "",
+                                                     std::string* where = nullptr) {
+    std::string found;
+    std::map<std::string, Tensor> sd = detail::safetensors_state_dict(std::move(f), key, found);
+    if (where) *where = found;
+    return detail::drop_data_parallel_prefix(std::move(sd));
 }
 
 /// Loads a state dict already read (say, together with its file's metadata) into m, strictly;

@@ -11,7 +11,6 @@
 //   hinet-gopro          HINet GoPro (HINet-GoPro.pth): wf 64, depth 5, HIN at levels 3..4
 #pragma once
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -68,9 +67,9 @@ inline std::unique_ptr<nn::Module> load_regression_network(const std::string& pa
         ::vkgrad::detail::fail(op, "unknown configuration '", config, "' (", regression_config_names(), ")");
     }
     if (config.empty()) {
-        std::map<std::string, Tensor> sd;
-        for (auto& [name, t] : file.tensors) sd.emplace(name, std::move(t));
-        io::load_module_weights(*net, sd, "'" + path + "'");
+        std::string in;
+        const auto sd = io::read_state_dict(std::move(file), "", &in);
+        io::load_module_weights(*net, sd, in);
     } else {
         io::load_module_weights(*net, path);
     }
