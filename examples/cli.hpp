@@ -86,15 +86,17 @@ struct Args {
     }
 };
 
-/// "--flag value" pairs and the bare `switches`; anything else unknown is refused.
+/// "--flag value" pairs and the bare `switches`; anything else unknown is refused. --help
+/// prints `usage` when given, else points to the comment at the top of the program's source.
 /// ensures: returns 0 with `a` filled, or the exit code (2) after printing why.
 inline int parse_args(int argc, char** argv, const char* prog, const std::set<std::string>& known,
-                      const std::set<std::string>& switches, Args& a) {
+                      const std::set<std::string>& switches, Args& a, const char* usage = nullptr) {
     a.prog = prog;
     for (int i = 1; i < argc; ++i) {
         const std::string k = argv[i];
         if (k == "--help" || k == "-h") {
-            std::fprintf(stderr, "see the comment at the top of examples/%s.cpp for the flags\n", prog);
+            if (usage) std::fputs(usage, stderr);
+            else std::fprintf(stderr, "see the comment at the top of examples/%s.cpp for the flags\n", prog);
             return 2;
         }
         if (switches.count(k)) {
@@ -122,13 +124,13 @@ inline int report_error(const char* prog, const std::exception& e) {
     return 1;
 }
 
-/// A training program's main: parse the flags, run, report an error once. requires: run(const
-/// Args&) returns the exit code. ensures: 2 for bad flags or --help, 1 after an error.
+/// A program's main: parse the flags, run, report an error once. requires: run(const Args&)
+/// returns the exit code. ensures: 2 for bad flags or --help, 1 after an error.
 template <class Run>
 int main_with_flags(int argc, char** argv, const char* prog, const std::set<std::string>& known,
-                    const std::set<std::string>& switches, Run run) {
+                    const std::set<std::string>& switches, Run run, const char* usage = nullptr) {
     Args a;
-    if (const int rc = parse_args(argc, argv, prog, known, switches, a)) return rc;
+    if (const int rc = parse_args(argc, argv, prog, known, switches, a, usage)) return rc;
     try {
         return run(a);
     } catch (const std::exception& e) {

@@ -40,7 +40,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -127,89 +126,82 @@ double deblur_file(Restorer& r, Device dev, const fs::path& in, const fs::path& 
     return secs;
 }
 
+const char* const kUsage =
+    "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
+    "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
+    "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png] [--ensemble 1|2|4|8]\n"
+    "              [--local-pool N]\n"
+    "              [--encoder E --generator G --fusion F [--save-intermediates DIR]]\n";
+
+int run(const cli::Args& a) {
+    VKG_CHECK(a.has("--in") && a.has("--out"), "deblur", "--in and --out are required");
+    const auto t0 = Clock::now();
+    if (a.has("--threads")) {
+        const int64_t n = a.integer("--threads", 0);
+        VKG_CHECK(n >= 1, "deblur", "--threads must be at least 1, not ", n);
+        set_num_threads(static_cast<int>(n));
+    }
+    const Device dev = cli::pick_device(a.str("--device", "cpu"), "deblur");
+    const std::string weights = a.str("--weights", default_weights()), config = a.str("--config");
+    Restorer r;
+    if (a.has("--ensemble")) {
+        const std::string e = a.str("--ensemble");
+        VKG_CHECK(e == "1" || e == "2" || e == "4" || e == "8", "deblur", "--ensemble must be 1, 2, 4 or 8, not '", e, "'");
+        r.ensemble = std::stoi(e);
+    }
+    if (a.has("--encoder") || a.has("--generator") || a.has("--fusion")) {
+        std::string missing;
+        for (const char* k : {"--encoder", "--generator", "--fusion"})
+            if (!a.has(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
+        VKG_CHECK(missing.empty(), "deblur", "the full method needs --encoder, --generator and --fusion; missing ", missing);
+        VKG_CHECK(r.ensemble == 1, "deblur", "--ensemble applies to the regression network alone, not the full method");
+        VKG_CHECK(!a.has("--local-pool"), "deblur", "--local-pool applies to the regression network alone, not the full method");
+        check_weights_exist(weights, config);
+        r.prior.emplace(models::load_prior_pipeline(weights, a.str("--encoder"), a.str("--generator"), a.str("--fusion"), config));
+    } else {
+        VKG_CHECK(!a.has("--save-intermediates"), "deblur",
+                  "--save-intermediates needs the full method (--encoder, --generator, --fusion)");
+        check_weights_exist(weights, config);
+        const int64_t local_pool = a.integer("--local-pool", -1); // -1: the file's own
+        VKG_CHECK(!a.has("--local-pool") || local_pool >= 0, "deblur",
+                  "--local-pool must be a window in pixels (0: global pooling), not '", a.str("--local-pool"), "'");
+        r.regression = models::load_regression_network(weights, config, local_pool); // models/regression.hpp
+    }
+    r.move_to(dev);
+    const std::string inter = a.str("--save-intermediates");
+    if (!inter.empty()) fs::create_directories(inter);
+    const fs::path in = a.str("--in"), out = a.str("--out");
+    if (fs::is_directory(in)) {
+        // Subfolders are mirrored (female/x.jpg -> OUT/female/x.png), as blur apply writes them.
+        const auto files = cli::images_under(in.string(), "--in", "deblur");
+        const auto names = cli::png_names(files, "deblur");
+        io::Progress progress(static_cast<int64_t>(files.size()), 0.0, stderr, "image");
+        int64_t done = 0;
+        for (const auto& [rel, src] : files) {
+            const fs::path o = names.at(rel), dst = out / o;
+            fs::create_directories(dst.parent_path());
+            const std::string sub_inter = inter.empty() ? "" : (fs::path(inter) / o.parent_path()).string();
+            if (!sub_inter.empty()) fs::create_directories(sub_inter);
+            deblur_file(r, dev, src, dst, "", sub_inter);
+            progress.update(++done);
+        }
+    } else {
+        VKG_CHECK(fs::exists(in), "deblur", "input image '", in.string(), "' does not exist");
+        const double net_secs = deblur_file(r, dev, in, out, a.str("--compare"), inter);
+        std::fprintf(stderr, "deblur: wrote %s (network %.2f s, total %.2f s)\n", out.string().c_str(), net_secs, since(t0));
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    std::map<std::string, std::string> a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        if (k == "--help" || k == "-h" || k.rfind("--", 0) != 0 || i + 1 >= argc) {
-            std::fprintf(stderr,
-                         "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
-                         "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
-                         "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png] [--ensemble 1|2|4|8]\n"
-                         "              [--local-pool N]\n"
-                         "              [--encoder E --generator G --fusion F [--save-intermediates DIR]]\n");
-            return 2;
-        }
-        a[k] = argv[++i];
+    if (argc == 1) {
+        std::fputs(kUsage, stderr);
+        return 2;
     }
-    const std::set<std::string> known = {"--in",      "--out",     "--weights", "--config",  "--device",
-                                         "--threads", "--compare", "--encoder", "--generator", "--fusion",
-                                         "--save-intermediates", "--ensemble", "--local-pool"};
-    for (auto& [k, v] : a)
-        if (!known.count(k)) {
-            std::fprintf(stderr, "deblur: unknown flag %s\n", k.c_str());
-            return 2;
-        }
-    try {
-        VKG_CHECK(a.count("--in") && a.count("--out"), "deblur", "--in and --out are required");
-        const auto t0 = Clock::now();
-        if (a.count("--threads")) set_num_threads(std::stoi(a["--threads"]));
-        const Device dev = cli::pick_device(a.count("--device") ? a["--device"] : "cpu", "deblur");
-        const std::string weights = a.count("--weights") ? a["--weights"] : default_weights();
-        const std::string config = a.count("--config") ? a["--config"] : "";
-        Restorer r;
-        if (a.count("--ensemble")) {
-            const std::string& e = a["--ensemble"];
-            VKG_CHECK(e == "1" || e == "2" || e == "4" || e == "8", "deblur", "--ensemble must be 1, 2, 4 or 8, not '", e, "'");
-            r.ensemble = std::stoi(e);
-        }
-        const bool full = a.count("--encoder") || a.count("--generator") || a.count("--fusion");
-        if (full) {
-            std::string missing;
-            for (const char* k : {"--encoder", "--generator", "--fusion"})
-                if (!a.count(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
-            VKG_CHECK(missing.empty(), "deblur", "the full method needs --encoder, --generator and --fusion; missing ",
-                      missing);
-            VKG_CHECK(r.ensemble == 1, "deblur", "--ensemble applies to the regression network alone, not the full method");
-            VKG_CHECK(!a.count("--local-pool"), "deblur", "--local-pool applies to the regression network alone, not the full method");
-            check_weights_exist(weights, config);
-            r.prior.emplace(models::load_prior_pipeline(weights, a["--encoder"], a["--generator"], a["--fusion"], config));
-        } else {
-            VKG_CHECK(!a.count("--save-intermediates"), "deblur",
-                      "--save-intermediates needs the full method (--encoder, --generator, --fusion)");
-            check_weights_exist(weights, config);
-            const int64_t local_pool = cli::Args{"deblur", a, {}}.integer("--local-pool", -1); // -1: the file's own
-            VKG_CHECK(!a.count("--local-pool") || local_pool >= 0, "deblur",
-                      "--local-pool must be a window in pixels (0: global pooling), not '", a["--local-pool"], "'");
-            r.regression = models::load_regression_network(weights, config, local_pool); // models/regression.hpp
-        }
-        r.move_to(dev);
-        const std::string inter = a.count("--save-intermediates") ? a["--save-intermediates"] : "";
-        if (!inter.empty()) fs::create_directories(inter);
-        const fs::path in = a["--in"], out = a["--out"];
-        if (fs::is_directory(in)) {
-            // Subfolders are mirrored (female/x.jpg -> OUT/female/x.png), as blur apply writes them.
-            const auto files = cli::images_under(in.string(), "--in", "deblur");
-            const auto names = cli::png_names(files, "deblur");
-            io::Progress progress(static_cast<int64_t>(files.size()), 0.0, stderr, "image");
-            int64_t done = 0;
-            for (const auto& [rel, src] : files) {
-                const fs::path o = names.at(rel), dst = out / o;
-                fs::create_directories(dst.parent_path());
-                const std::string sub_inter = inter.empty() ? "" : (fs::path(inter) / o.parent_path()).string();
-                if (!sub_inter.empty()) fs::create_directories(sub_inter);
-                deblur_file(r, dev, src, dst, "", sub_inter);
-                progress.update(++done);
-            }
-        } else {
-            VKG_CHECK(fs::exists(in), "deblur", "input image '", in.string(), "' does not exist");
-            const double net_secs = deblur_file(r, dev, in, out, a.count("--compare") ? a["--compare"] : "", inter);
-            std::fprintf(stderr, "deblur: wrote %s (network %.2f s, total %.2f s)\n", out.string().c_str(), net_secs, since(t0));
-        }
-        return 0;
-    } catch (const std::exception& e) {
-        return cli::report_error("deblur", e);
-    }
+    return cli::main_with_flags(argc, argv, "deblur",
+                                {"--in", "--out", "--weights", "--config", "--device", "--threads", "--compare", "--encoder",
+                                 "--generator", "--fusion", "--save-intermediates", "--ensemble", "--local-pool"},
+                                {}, run, kUsage);
 }

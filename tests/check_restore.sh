@@ -116,6 +116,8 @@ printf 'not an image' > "$T/bad.png"
 want="bad.png" expect_error "$B/examples/deblur" --in "$T/bad.png" --out "$T/x.png" --weights "$T/m.safetensors"
 want="must be a window in pixels" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --local-pool -3
 want="1, 2, 4 or 8" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --ensemble 3
+want="--threads 'two' is not a number" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --threads two
+want="--threads must be at least 1" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --threads 0
 python3 -c "
 import struct
 h = \"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 4), }\"
