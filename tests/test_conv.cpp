@@ -1,5 +1,5 @@
 // Convolution beyond the fixtures: thread-count determinism, larger shapes against a plain
-// reference loop, and argument errors.
+// reference loop, and argument errors; the fused layer_norm2d kernel against its composition.
 #include "support.hpp"
 
 #include <vkgrad/cpu/conv.hpp>
@@ -218,4 +218,46 @@ TEST_CASE("conv2d: the direct depthwise kernels agree with im2col + GEMM (forwar
         CHECK(relerr(t(wa), t(wb)) <= testing::kForwardTol);
         CHECK(relerr(reshape(t(a), y.shape()), conv2d_reference(x, w, c.p)) <= testing::kForwardTol);
     }
+}
+
+TEST_CASE("layer_norm2d: the fused CPU kernel agrees with its composition (forward, gradients, any thread count)") {
+    // The composition is the op's definition (ops/norm.hpp), which other backends run. The
+    // kernel repeats its arithmetic except that 1/sqrt is Eigen's rsqrt there and that y may be
+    // formed with a fused multiply-add: a rounding or two, far below what a wrong mean, variance,
+    // channel or block edge would give. Shapes: one channel (zero variance), an odd map, and
+    // maps of several pixel blocks with a partial last one (blocks are 512 px at 64 channels).
+    const auto composed = [](const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
+        const Tensor d = x - mean(x, {1}, true);
+        const Shape s{1, x.size(1), 1, 1};
+        return d * rsqrt(mean(d * d, {1}, true) + eps) * reshape(w, s) + reshape(b, s);
+    };
+    Generator gen(21);
+    const Shape shapes[] = {{2, 1, 3, 4}, {1, 3, 5, 7}, {2, 64, 40, 41}, {1, 512, 3, 2}};
+    for (const DType dt : {DType::f32, DType::f64}) {
+        const double tol = dt == DType::f32 ? 1e-6 : 1e-14;
+        for (const Shape& s : shapes) {
+            INFO(to_string(s) << " " << dtype_name(dt));
+            const Tensor x0 = to(randn(s, gen) * 3.0 + 0.5, dt), w0 = to(randn({s[1]}, gen), dt),
+                         b0 = to(randn({s[1]}, gen), dt), gy = to(randn(s, gen), dt);
+            Tensor x = clone(x0).requires_grad_(), w = clone(w0).requires_grad_(), b = clone(b0).requires_grad_();
+            const Tensor y = layer_norm2d(x, w, b, 1e-6);
+            backward(y, gy);
+            Tensor xr = clone(x0).requires_grad_(), wr = clone(w0).requires_grad_(), br = clone(b0).requires_grad_();
+            const Tensor yr = composed(xr, wr, br, 1e-6);
+            backward(yr, gy);
+            CHECK(relerr(y, yr) <= tol);
+            CHECK(relerr(x.grad(), xr.grad()) <= testing::kGradTol);
+            CHECK(relerr(w.grad(), wr.grad()) <= testing::kGradTol);
+            CHECK(relerr(b.grad(), br.grad()) <= testing::kGradTol);
+            NoGradGuard ng; // the kernel without the saved xhat and r
+            CHECK(relerr(layer_norm2d(x0, w0, b0, 1e-6), yr) <= tol);
+        }
+    }
+    const int before = num_threads();
+    const Tensor x = randn({2, 64, 40, 41}, gen), w = randn({64}, gen), b = randn({64}, gen);
+    set_num_threads(1);
+    const auto one = layer_norm2d(x, w, b).to_vector<float>();
+    set_num_threads(2);
+    CHECK(one == layer_norm2d(x, w, b).to_vector<float>());
+    set_num_threads(before);
 }

@@ -3,7 +3,8 @@
 //
 // The list is deliberately short (the tinygrad idea): everything in vkgrad/ops/ — including
 // every backward pass — is written in terms of these primitives, so a new device only has to
-// implement this interface to run forward, backward and double backward.
+// implement this interface to run forward, backward and double backward. (A few optional fused
+// kernels at the end speed up hot composites where a backend offers them.)
 #pragma once
 #include <algorithm>
 #include <array>
@@ -97,6 +98,18 @@ struct Backend {
     virtual Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvParams& p) = 0;
     /// d<conv2d(x, w), gy>/dw for w of w_shape.
     virtual Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const ConvParams& p) = 0;
+
+    // Optional fused kernels. A composite op that dominates a model's time may also be done in
+    // one kernel; false means "not on this backend", and the op is then composed from the
+    // primitives above — the definition, which the tests hold every fused kernel against.
+
+    /// layer_norm2d's forward (ops/norm.hpp): x [N, C, H, W], weight and bias [C], one floating
+    /// dtype. On true: y is set and, when `keep`, also xhat (x normalised) and r [N, 1, H, W]
+    /// (1 / std), for the backward.
+    virtual bool fused_layer_norm2d(const Tensor& /*x*/, const Tensor& /*weight*/, const Tensor& /*bias*/,
+                                    double /*eps*/, bool /*keep*/, Tensor& /*y*/, Tensor& /*xhat*/, Tensor& /*r*/) {
+        return false;
+    }
 };
 
 /// A reduction's input as [A, R, B] with R the reduced (sorted, unique) axes: x itself when

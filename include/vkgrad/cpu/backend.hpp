@@ -9,6 +9,7 @@
 #include "elementwise.hpp"
 #include "layout.hpp"
 #include "matmul.hpp"
+#include "norm.hpp"
 #include "reduce.hpp"
 
 namespace vkgrad::cpu {
@@ -293,6 +294,20 @@ public:
             cpu::conv2d_weight_grad<T>(x.data<T>(), gy.data<T>(), gw.data<T>(), conv_geom(x.shape(), ws, gy.shape(), p));
         });
         return gw;
+    }
+
+    bool fused_layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, bool keep, Tensor& y,
+                            Tensor& xhat, Tensor& r) override {
+        const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+        y = empty(x.shape(), x.dtype());
+        xhat = keep ? empty(x.shape(), x.dtype()) : Tensor();
+        r = keep ? empty({N, 1, x.size(2), x.size(3)}, x.dtype()) : Tensor();
+        visit_float(x.dtype(), "layer_norm2d", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            layer_norm2d_forward<T>(x.data<T>(), weight.data<T>(), bias.data<T>(), static_cast<T>(eps), N, C, P,
+                                    y.data<T>(), keep ? xhat.data<T>() : nullptr, keep ? r.data<T>() : nullptr);
+        });
+        return true;
     }
 
 private:

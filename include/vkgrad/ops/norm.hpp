@@ -23,7 +23,8 @@ inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
 
 /// NAFNet's LayerNorm2d: each pixel normalised over its channels (population variance),
 /// then scaled by weight[C] and shifted by bias[C].
-/// The forward is the composition below; the backward is the closed form, still ordinary ops
+/// The forward is the composition below (one kernel where the backend has one, as the CPU
+/// does: cpu/norm.hpp); the backward is the closed form, still ordinary ops
 /// (with x^ the normalised input, r = 1/std, gw = g * weight, means over channels):
 ///   dx = r (gw - mean(gw) - x^ mean(gw x^)),  dweight = sum(g x^),  dbias = sum(g)
 /// about half the passes over the activation that differentiating the composition takes.
@@ -37,11 +38,15 @@ inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& 
         const Tensor r = rsqrt(mean(d * d, {1}, true) + eps);
         return std::pair{d * r, r};
     };
+    const bool keep = grad_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
     Tensor xhat, r, y;
     {
         NoGradGuard ng; // recorded as one node below
-        std::tie(xhat, r) = normalise(x);
-        y = xhat * w + b;
+        Backend& be = dispatch_float("layer_norm2d", {x, weight, bias});
+        if (!be.fused_layer_norm2d(x, weight, bias, eps, keep, y, xhat, r)) { // one kernel where the backend has it
+            std::tie(xhat, r) = normalise(x);
+            y = xhat * w + b;
+        }
     }
     return record(y, "layer_norm2d", {x, weight, bias},
                   [x, w, xhat, r, normalise, weight](const Tensor& g, const Tensor&, const std::vector<bool>& n) {
