@@ -110,6 +110,10 @@ struct Backend {
                                     double /*eps*/, bool /*keep*/, Tensor& /*y*/, Tensor& /*xhat*/, Tensor& /*r*/) {
         return false;
     }
+    /// simple_gate (ops/layers.hpp): x [N, 2c, ...] -> y = x[:, :c] * x[:, c:].
+    virtual bool fused_simple_gate(const Tensor& /*x*/, Tensor& /*y*/) { return false; }
+    /// Its adjoint for an upstream g [N, c, ...]: gx = [g * x[:, c:], g * x[:, :c]] along axis 1.
+    virtual bool fused_simple_gate_grad(const Tensor& /*x*/, const Tensor& /*g*/, Tensor& /*gx*/) { return false; }
 };
 
 /// A reduction's input as [A, R, B] with R the reduced (sorted, unique) axes: x itself when

@@ -7,9 +7,9 @@
 #include "../core/backend.hpp"
 #include "conv.hpp"
 #include "elementwise.hpp"
+#include "fused.hpp"
 #include "layout.hpp"
 #include "matmul.hpp"
-#include "norm.hpp"
 #include "reduce.hpp"
 
 namespace vkgrad::cpu {
@@ -306,6 +306,27 @@ public:
             using T = std::remove_pointer_t<decltype(tag)>;
             layer_norm2d_forward<T>(x.data<T>(), weight.data<T>(), bias.data<T>(), static_cast<T>(eps), N, C, P,
                                     y.data<T>(), keep ? xhat.data<T>() : nullptr, keep ? r.data<T>() : nullptr);
+        });
+        return true;
+    }
+    bool fused_simple_gate(const Tensor& x, Tensor& y) override {
+        if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
+        Shape s = x.shape();
+        s[1] /= 2;
+        y = empty(s, x.dtype());
+        visit_float(x.dtype(), "simple_gate", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            simple_gate_forward<T>(x.data<T>(), y.data<T>(), x.size(0), y.numel() / std::max<int64_t>(x.size(0), 1));
+        });
+        return true;
+    }
+    bool fused_simple_gate_grad(const Tensor& x, const Tensor& g, Tensor& gx) override {
+        if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
+        gx = empty(x.shape(), x.dtype());
+        visit_float(x.dtype(), "simple_gate", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            simple_gate_backward<T>(x.data<T>(), g.data<T>(), gx.data<T>(), x.size(0),
+                                    g.numel() / std::max<int64_t>(x.size(0), 1));
         });
         return true;
     }

@@ -32,7 +32,9 @@ inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) 
 /// Its backward is its own, though made of ordinary ops (so it differentiates again): the two
 /// halves' gradients side by side in one concat. Composed of two slices and a mul, the backward
 /// would place each half's gradient in a zero-filled full-size tensor and add the two: three
-/// passes over 2C channels more, on one of NAFNet's largest activations.
+/// passes over 2C channels more, on one of NAFNet's largest activations. Where the backend has
+/// fused kernels (the CPU: cpu/fused.hpp) the forward, and a backward that is not itself
+/// recorded, are one pass each.
 inline Tensor simple_gate(const Tensor& x) {
     VKG_CHECK(x.defined() && x.dim() >= 2 && x.size(1) % 2 == 0, "simple_gate", "needs an even channel count, got ",
               x.defined() ? to_string(x.shape()) : "undefined");
@@ -40,9 +42,11 @@ inline Tensor simple_gate(const Tensor& x) {
     Tensor y;
     {
         NoGradGuard ng; // the halves are not recorded: the backward below stands for them
-        y = narrow(x, 1, 0, c) * narrow(x, 1, c, c);
+        if (!dispatch("simple_gate", {x}).fused_simple_gate(x, y)) y = narrow(x, 1, 0, c) * narrow(x, 1, c, c);
     }
     return record(y, "simple_gate", {x}, [x, c](const Tensor& g, const Tensor&, const auto&) {
+        Tensor gx;
+        if (!grad_enabled() && dispatch("simple_gate", {x, g}).fused_simple_gate_grad(x, g, gx)) return grads(gx);
         return grads(concat({g * narrow(x, 1, c, c), g * narrow(x, 1, 0, c)}, 1));
     });
 }

@@ -24,7 +24,7 @@ inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
 /// NAFNet's LayerNorm2d: each pixel normalised over its channels (population variance),
 /// then scaled by weight[C] and shifted by bias[C].
 /// The forward is the composition below (one kernel where the backend has one, as the CPU
-/// does: cpu/norm.hpp); the backward is the closed form, still ordinary ops
+/// does: cpu/fused.hpp); the backward is the closed form, still ordinary ops
 /// (with x^ the normalised input, r = 1/std, gw = g * weight, means over channels):
 ///   dx = r (gw - mean(gw) - x^ mean(gw x^)),  dweight = sum(g x^),  dbias = sum(g)
 /// about half the passes over the activation that differentiating the composition takes.

@@ -1,0 +1,100 @@
+// vkgrad/cpu/fused.hpp — the CPU's fused kernels (Backend's optional hooks): composites that
+// dominate NAFNet's time done in one pass. Their compositions in ops/ stay the definitions,
+// which other backends run and the tests hold these kernels against.
+//
+// LayerNorm2d: the composition makes eight passes over the whole activation and allocates seven
+// maps of its size; on a 512 px image they were about a sixth of deblur's time. Here a block of
+// pixels, all its channels, stays in cache while it is read three times (the mean, the
+// variance, the output). The arithmetic is the composition's — sums over channels in float64,
+// the mean and variance rounded to T before they are used — so the two agree to a rounding or
+// two. Each pixel is computed alone, so the result does not depend on the thread count.
+//
+// SimpleGate: the composition copies both halves out (slices) before multiplying them, and its
+// backward multiplies into two halves and copies them into one (concat); here each is one pass.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../core/parallel.hpp"
+
+namespace vkgrad::cpu {
+
+/// x [N, C, P] (P = H W) -> y = (x - mean_c x) / sqrt(var_c x + eps) * w[c] + b[c], with the
+/// population variance over channels. When xhat and r are not null they receive the normalised
+/// input [N, C, P] and 1/std [N, P], which the backward needs.
+template <class T>
+void layer_norm2d_forward(const T* x, const T* w, const T* b, T eps, int64_t N, int64_t C, int64_t P, T* y, T* xhat,
+                          T* r) {
+    // Pixels per block: the block's C rows take about 128 KiB, inside L2 at any width.
+    const int64_t block = std::clamp<int64_t>((int64_t{1} << 15) / std::max<int64_t>(C, 1) / 16 * 16, 16, 2048);
+    const int64_t blocks = (P + block - 1) / block;
+    const T count = T(C);
+    parallel_for(N * blocks, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<double> acc(static_cast<size_t>(block));
+        std::vector<T> mu(static_cast<size_t>(block)), rs(static_cast<size_t>(block));
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t n = u / blocks, p0 = (u % blocks) * block, np = std::min(block, P - p0);
+            const T* xb = x + n * C * P + p0;
+            std::fill(acc.begin(), acc.begin() + np, 0.0);
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t p = 0; p < np; ++p) acc[p] += static_cast<double>(xb[c * P + p]);
+            for (int64_t p = 0; p < np; ++p) mu[p] = static_cast<T>(acc[p]) / count;
+            std::fill(acc.begin(), acc.begin() + np, 0.0);
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t p = 0; p < np; ++p) {
+                    const T d = xb[c * P + p] - mu[p];
+                    acc[p] += static_cast<double>(d * d);
+                }
+            for (int64_t p = 0; p < np; ++p) rs[p] = T(1) / std::sqrt(static_cast<T>(acc[p]) / count + eps);
+            for (int64_t c = 0; c < C; ++c) {
+                const int64_t at = n * C * P + c * P + p0;
+                for (int64_t p = 0; p < np; ++p) {
+                    const T xh = (xb[c * P + p] - mu[p]) * rs[p];
+                    if (xhat) xhat[at + p] = xh;
+                    y[at + p] = xh * w[c] + b[c];
+                }
+            }
+            if (r) std::copy(rs.begin(), rs.begin() + np, r + n * P + p0);
+        }
+    });
+}
+
+/// Elements per parallel unit of the SimpleGate kernels: fixed, so units do not depend on the
+/// thread count (each element is computed alone anyway).
+constexpr int64_t kGateChunk = 16384;
+
+/// x [N, 2c, inner] -> y [N, c, inner] = x[:, :c] * x[:, c:]; half = c * inner.
+template <class T> void simple_gate_forward(const T* x, T* y, int64_t N, int64_t half) {
+    const int64_t chunks = (half + kGateChunk - 1) / kGateChunk;
+    parallel_for(N * chunks, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t n = u / chunks, i0 = (u % chunks) * kGateChunk, i1 = std::min(half, i0 + kGateChunk);
+            const T* a = x + 2 * n * half;
+            const T* b = a + half;
+            T* o = y + n * half;
+            for (int64_t i = i0; i < i1; ++i) o[i] = a[i] * b[i];
+        }
+    });
+}
+
+/// The adjoint: g [N, c, inner] -> gx [N, 2c, inner] = [g * x[:, c:], g * x[:, :c]].
+template <class T> void simple_gate_backward(const T* x, const T* g, T* gx, int64_t N, int64_t half) {
+    const int64_t chunks = (half + kGateChunk - 1) / kGateChunk;
+    parallel_for(N * chunks, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t n = u / chunks, i0 = (u % chunks) * kGateChunk, i1 = std::min(half, i0 + kGateChunk);
+            const T* a = x + 2 * n * half;
+            const T* b = a + half;
+            const T* gn = g + n * half;
+            T* ga = gx + 2 * n * half;
+            T* gb = ga + half;
+            for (int64_t i = i0; i < i1; ++i) {
+                ga[i] = gn[i] * b[i];
+                gb[i] = gn[i] * a[i];
+            }
+        }
+    });
+}
+
+} // namespace vkgrad::cpu
