@@ -103,6 +103,12 @@ struct Backend {
     // one kernel; false means "not on this backend", and the op is then composed from the
     // primitives above — the definition, which the tests hold every fused kernel against.
 
+    /// conv2d with its bias (ops/conv.hpp): conv2d(x, w, p) + bias[O] per output channel, added
+    /// while the output is in cache (no second pass over it).
+    virtual bool fused_conv2d_bias(const Tensor& /*x*/, const Tensor& /*w*/, const Tensor& /*bias*/,
+                                   const ConvParams& /*p*/, Tensor& /*y*/) {
+        return false;
+    }
     /// layer_norm2d's forward (ops/norm.hpp): x [N, C, H, W], weight and bias [C], one floating
     /// dtype. On true: y is set and, when `keep`, also xhat (x normalised) and r [N, 1, H, W]
     /// (1 / std), for the backward.
@@ -114,6 +120,11 @@ struct Backend {
     virtual bool fused_simple_gate(const Tensor& /*x*/, Tensor& /*y*/) { return false; }
     /// Its adjoint for an upstream g [N, c, ...]: gx = [g * x[:, c:], g * x[:, :c]] along axis 1.
     virtual bool fused_simple_gate_grad(const Tensor& /*x*/, const Tensor& /*g*/, Tensor& /*gx*/) { return false; }
+    /// addcmul (ops/layers.hpp) with one scale per channel: a, x [N, C, ...] of one shape and s
+    /// [1, C, 1, ...] -> y = a + x * s.
+    virtual bool fused_addcmul_channel(const Tensor& /*a*/, const Tensor& /*x*/, const Tensor& /*s*/, Tensor& /*y*/) {
+        return false;
+    }
 };
 
 /// A reduction's input as [A, R, B] with R the reduced (sorted, unique) axes: x itself when

@@ -296,6 +296,15 @@ public:
         return gw;
     }
 
+    bool fused_conv2d_bias(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p, Tensor& y) override {
+        y = empty(conv_out_shape(x.shape(), w.shape(), p), x.dtype());
+        visit_float(x.dtype(), "conv2d", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            conv2d_forward<T>(x.data<T>(), w.data<T>(), y.data<T>(), conv_geom(x.shape(), w.shape(), y.shape(), p),
+                              bias.data<T>());
+        });
+        return true;
+    }
     bool fused_layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, bool keep, Tensor& y,
                             Tensor& xhat, Tensor& r) override {
         const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
@@ -327,6 +336,16 @@ public:
             using T = std::remove_pointer_t<decltype(tag)>;
             simple_gate_backward<T>(x.data<T>(), g.data<T>(), gx.data<T>(), x.size(0),
                                     g.numel() / std::max<int64_t>(x.size(0), 1));
+        });
+        return true;
+    }
+    bool fused_addcmul_channel(const Tensor& a, const Tensor& x, const Tensor& s, Tensor& y) override {
+        if (a.dtype() != DType::f32 && a.dtype() != DType::f64) return false;
+        const int64_t N = a.size(0), C = a.size(1), inner = C == 0 || N == 0 ? 0 : a.numel() / (N * C);
+        y = empty(a.shape(), a.dtype());
+        visit_float(a.dtype(), "addcmul", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            addcmul_channel<T>(a.data<T>(), x.data<T>(), s.data<T>(), y.data<T>(), N, C, inner);
         });
         return true;
     }

@@ -125,9 +125,11 @@ inline int64_t row_chunk(int64_t units, int64_t rows, int64_t align) {
 /// 16 rows below which gemm leaves the packed kernel.
 constexpr int64_t kAdjointRowAlign = 48;
 
-/// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps; parallel over (image, group, tile) and,
-/// when those are few, over chunks of output channels too (whole packed blocks of the weights).
-template <class T> void conv2d_forward_gemm(const T* x, const T* w, T* y, const ConvGeom& g) {
+/// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps (+ bias[o] when given, added to each tile
+/// while it is still in cache); parallel over (image, group, tile) and, when those are few, over
+/// chunks of output channels too (whole packed blocks of the weights).
+template <class T>
+void conv2d_forward_gemm(const T* x, const T* w, T* y, const ConvGeom& g, const T* bias = nullptr) {
     const int64_t K = g.K(), P = g.P(), Og = g.Og(), tile = tile_pixels(K, P), tiles = (P + tile - 1) / tile;
     const int64_t mc = row_chunk(g.N * g.G * tiles, Og, kGemmRowBlock), chunks = (Og + mc - 1) / mc;
     std::vector<LeftOperand<T>> wpack; // each group's weights packed once, shared by all tiles
@@ -147,6 +149,11 @@ template <class T> void conv2d_forward_gemm(const T* x, const T* w, T* y, const 
                 im2col(xg, g.Cg(), g, p0, p1, buf.data());
                 gemm<T>(rows, cnt, K, wm, {buf.data(), cnt, 1}, out, P, false, wpack[gi].packed_from(m0));
             }
+            if (bias)
+                for (int64_t r = 0; r < rows; ++r) {
+                    const T b = bias[gi * Og + m0 + r];
+                    for (int64_t q = 0; q < cnt; ++q) out[r * P + q] += b;
+                }
         }
     });
 }
@@ -270,7 +277,7 @@ inline TapRange tap_range(const ConvGeom& g, int64_t ki, int64_t kj) {
     return t;
 }
 
-template <class T> void depthwise_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
+template <class T> void depthwise_forward(const T* x, const T* w, T* y, const ConvGeom& g, const T* bias = nullptr) {
     parallel_for(g.N * g.C, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t u = lo; u < hi; ++u) {
             const int64_t c = u % g.C;
@@ -287,6 +294,8 @@ template <class T> void depthwise_forward(const T* x, const T* w, T* y, const Co
                         for (int64_t ow = t.ow0; ow < t.ow1; ++ow) yr[ow] += wv * xr[ow];
                     }
                 }
+            if (bias)
+                for (int64_t i = 0; i < g.P(); ++i) yp[i] += bias[c];
         }
     });
 }
@@ -348,9 +357,11 @@ template <class T> void depthwise_weight_grad(const T* x, const T* gy, T* gw, co
 
 // --- dispatch: the direct depthwise kernels where they apply, im2col + GEMM otherwise ---------
 
-template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvGeom& g) {
-    if (depthwise_direct(g)) depthwise_forward(x, w, y, g);
-    else conv2d_forward_gemm(x, w, y, g);
+/// `bias` (O values, or null): added to each output channel as the last step, as a separate add
+/// would, but while the output is still in cache.
+template <class T> void conv2d_forward(const T* x, const T* w, T* y, const ConvGeom& g, const T* bias = nullptr) {
+    if (depthwise_direct(g)) depthwise_forward(x, w, y, g, bias);
+    else conv2d_forward_gemm(x, w, y, g, bias);
 }
 template <class T> void conv2d_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
     if (depthwise_direct(g)) depthwise_input_grad(gy, w, gx, g);

@@ -11,6 +11,8 @@
 //
 // SimpleGate: the composition copies both halves out (slices) before multiplying them, and its
 // backward multiplies into two halves and copies them into one (concat); here each is one pass.
+//
+// addcmul with a scale per channel (NAFNet's residuals inp + x * beta): one pass, not two.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -60,8 +62,8 @@ void layer_norm2d_forward(const T* x, const T* w, const T* b, T eps, int64_t N, 
     });
 }
 
-/// Elements per parallel unit of the SimpleGate kernels: fixed, so units do not depend on the
-/// thread count (each element is computed alone anyway).
+/// Elements per parallel unit of the elementwise kernels below (each element is computed alone,
+/// so the cut does not change the result).
 constexpr int64_t kGateChunk = 16384;
 
 /// x [N, 2c, inner] -> y [N, c, inner] = x[:, :c] * x[:, c:]; half = c * inner.
@@ -93,6 +95,21 @@ template <class T> void simple_gate_backward(const T* x, const T* g, T* gx, int6
                 ga[i] = gn[i] * b[i];
                 gb[i] = gn[i] * a[i];
             }
+        }
+    });
+}
+
+/// y[n, c, i] = a[n, c, i] + x[n, c, i] * s[c] for a, x, y [N, C, inner]. The compiler may form
+/// it with a fused multiply-add (GCC contracts by default in C++): one rounding where the
+/// composition has two.
+template <class T> void addcmul_channel(const T* a, const T* x, const T* s, T* y, int64_t N, int64_t C, int64_t inner) {
+    const int64_t chunks = (inner + kGateChunk - 1) / kGateChunk;
+    parallel_for(N * C * chunks, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t plane = u / chunks, c = plane % C, i0 = (u % chunks) * kGateChunk;
+            const int64_t i1 = std::min(inner, i0 + kGateChunk), at = plane * inner;
+            const T sc = s[c];
+            for (int64_t i = i0; i < i1; ++i) y[at + i] = a[at + i] + x[at + i] * sc;
         }
     });
 }

@@ -118,9 +118,9 @@ public:
     Tensor forward(const Tensor& inp) override {
         Tensor x = simple_gate(conv2->forward(conv1->forward(norm1->forward(inp))));
         x = conv3->forward(x * attention(x));
-        const Tensor y = inp + x * beta;
+        const Tensor y = addcmul(inp, x, beta); // inp + x * beta
         x = conv5->forward(simple_gate(conv4->forward(norm2->forward(y))));
-        return y + x * gamma;
+        return addcmul(y, x, gamma); // y + x * gamma
     }
     std::string name() const override { return "NAFBlock"; }
 

@@ -49,9 +49,22 @@ inline Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bi
 
 } // namespace detail
 
+/// torch.nn.functional.conv2d. With a bias, a backend's fused kernel (the CPU's) adds it while
+/// the output is still in cache; otherwise the bias is a second op (the same sums).
 inline Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
     Backend& be = dispatch_float("conv2d", {x, w});
     detail::conv_output_shape("conv2d", x.shape(), w.shape(), p);
+    if (bias.defined()) {
+        VKG_CHECK(bias.shape() == Shape{w.size(0)}, "conv2d", "bias ", to_string(bias.shape()), " does not match ",
+                  w.size(0), " output channels");
+        Tensor y;
+        if (dispatch_float("conv2d", {x, w, bias}).fused_conv2d_bias(x, w, bias, p, y))
+            return record(y, "conv2d", {x, w, bias}, [x, w, p](const Tensor& g, const Tensor&, const std::vector<bool>& n) {
+                return grads(n[0] ? conv2d_input_grad(g, w, x.shape(), p) : Tensor(),
+                             n[1] ? conv2d_weight_grad(x, g, w.shape(), p) : Tensor(),
+                             n[2] ? reshape(sum(g, {0, 2, 3}, false), {g.size(1)}) : Tensor());
+            });
+    }
     Tensor y = record(be.conv2d(x, w, p), "conv2d", {x, w},
                       [x, w, p](const Tensor& g, const Tensor&, const std::vector<bool>& n) {
                           return grads(n[0] ? conv2d_input_grad(g, w, x.shape(), p) : Tensor(),

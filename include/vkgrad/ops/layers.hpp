@@ -51,6 +51,33 @@ inline Tensor simple_gate(const Tensor& x) {
     });
 }
 
+/// torch.addcmul(a, x, s): a + x * s, broadcast. NAFNet's scaled residuals (inp + x * beta, beta
+/// [1, C, 1, 1]) go through it: when a and x share a shape and s holds one value per channel,
+/// a backend with the fused kernel (the CPU: cpu/fused.hpp) makes the forward one pass, not
+/// two (within a rounding). The backward is ordinary ops, as the composition's would be.
+inline Tensor addcmul(const Tensor& a, const Tensor& x, const Tensor& s) {
+    const auto per_channel = [&] {
+        if (!a.defined() || !x.defined() || !s.defined() || a.shape() != x.shape() || a.dim() < 2 || s.dim() != a.dim())
+            return false;
+        for (size_t d = 0; d < s.dim(); ++d)
+            if (s.shape()[d] != (d == 1 ? a.shape()[1] : 1)) return false;
+        return true;
+    };
+    if (!per_channel()) return a + x * s;
+    Tensor y;
+    {
+        NoGradGuard ng; // recorded as one node below
+        if (!dispatch("addcmul", {a, x, s}).fused_addcmul_channel(a, x, s, y)) y = a + x * s;
+    }
+    return record(y, "addcmul", {a, x, s}, [x, s](const Tensor& g, const Tensor&, const std::vector<bool>& n) {
+        Tensor ga, gx, gs;
+        if (n[0]) ga = g;
+        if (n[1]) gx = g * s;
+        if (n[2]) gs = sum_to(g * x, s.shape());
+        return grads(ga, gx, gs);
+    });
+}
+
 /// StyleGAN2's bias_act with the leaky-ReLU: leaky_relu(x + bias, slope) * gain, then clamped
 /// to [-clamp, clamp] when clamp >= 0. bias [C] along axis 1 (may be undefined).
 inline Tensor bias_leaky_relu(const Tensor& x, const Tensor& bias, double slope = 0.2, double gain = std::sqrt(2.0),
