@@ -15,7 +15,7 @@ expect_error() {
   rc=0
   "$@" > "$T/log" 2>&1 || rc=$?
   [ "$rc" -eq 1 ] || fail "expected exit 1 from: $* (got $rc)"
-  grep -q "$want" "$T/log" || fail "message lacks '$want': $(cat "$T/log")"
+  grep -q -e "$want" "$T/log" || fail "message lacks '$want': $(cat "$T/log")"
 }
 
 "$B/examples/blur" kernels --count 4 --size 9 --seed 3 --out "$T/k.npy" > "$T/log" 2>&1 || fail "blur kernels"
