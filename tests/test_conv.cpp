@@ -321,7 +321,8 @@ TEST_CASE("addcmul: the fused per-channel CPU kernel agrees with the composition
 
 TEST_CASE("conv2d: the fused bias equals a separate add bit for bit, forward and gradients") {
     // The kernel adds the bias last, as the separate add does: equal bits. Cases: im2col + GEMM,
-    // a 1x1 read directly, a depthwise kernel, stride 2.
+    // a 1x1 read directly, a depthwise kernel, stride 2, and small maps of many output channels
+    // (cut into chunks of 96 channels, each adding its own part of the bias).
     const auto separate = [](const Tensor& x, const Tensor& w, const Tensor& b, const ConvParams& p) {
         return conv2d(x, w, Tensor(), p) + reshape(b, {1, w.size(0), 1, 1});
     };
@@ -331,6 +332,8 @@ TEST_CASE("conv2d: the fused bias equals a separate add bit for bit, forward and
         {{1, 32, 20, 20}, {64, 32, 1, 1}, ConvParams::torch()},
         {{2, 8, 17, 23}, {8, 1, 3, 3}, ConvParams::torch(1, 1, 1, 8)},
         {{1, 4, 10, 10}, {8, 4, 2, 2}, ConvParams::torch(2)},
+        {{1, 16, 8, 8}, {256, 16, 1, 1}, ConvParams::torch()},
+        {{1, 8, 6, 6}, {200, 8, 3, 3}, ConvParams::torch(1, 1)},
     };
     for (const DType dt : {DType::f32, DType::f64})
         for (const auto& c : cases) {
