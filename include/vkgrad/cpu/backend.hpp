@@ -319,7 +319,7 @@ public:
         return true;
     }
     bool fused_simple_gate(const Tensor& x, Tensor& y) override {
-        if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
+        if (!is_floating(x.dtype())) return false;
         Shape s = x.shape();
         s[1] /= 2;
         y = empty(s, x.dtype());
@@ -330,7 +330,7 @@ public:
         return true;
     }
     bool fused_simple_gate_grad(const Tensor& x, const Tensor& g, Tensor& gx) override {
-        if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
+        if (!is_floating(x.dtype())) return false;
         gx = empty(x.shape(), x.dtype());
         visit_float(x.dtype(), "simple_gate", [&](auto* tag) {
             using T = std::remove_pointer_t<decltype(tag)>;
@@ -340,7 +340,7 @@ public:
         return true;
     }
     bool fused_addcmul_channel(const Tensor& a, const Tensor& x, const Tensor& s, Tensor& y) override {
-        if (a.dtype() != DType::f32 && a.dtype() != DType::f64) return false;
+        if (!is_floating(a.dtype())) return false;
         const int64_t N = a.size(0), C = a.size(1), inner = C == 0 || N == 0 ? 0 : a.numel() / (N * C);
         y = empty(a.shape(), a.dtype());
         visit_float(a.dtype(), "addcmul", [&](auto* tag) {

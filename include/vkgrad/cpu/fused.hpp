@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../core/parallel.hpp"
+#include "elementwise.hpp"
 
 namespace vkgrad::cpu {
 
@@ -62,39 +63,40 @@ void layer_norm2d_forward(const T* x, const T* w, const T* b, T eps, int64_t N, 
     });
 }
 
-/// Elements per parallel unit of the elementwise kernels below (each element is computed alone,
-/// so the cut does not change the result).
-constexpr int64_t kGateChunk = 16384;
+/// Calls f(plane, i0, i1) for each chunk [i0, i1) of at most kElementwiseGrain elements of
+/// `planes` runs of `len` elements each, on the thread pool. The kernels below compute every
+/// element alone, so the cut does not change their results.
+template <class F> void for_each_chunk(int64_t planes, int64_t len, F&& f) {
+    const int64_t chunks = (len + kElementwiseGrain - 1) / kElementwiseGrain;
+    parallel_for(planes * chunks, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t i0 = (u % chunks) * kElementwiseGrain;
+            f(u / chunks, i0, std::min(len, i0 + kElementwiseGrain));
+        }
+    });
+}
 
 /// x [N, 2c, inner] -> y [N, c, inner] = x[:, :c] * x[:, c:]; half = c * inner.
 template <class T> void simple_gate_forward(const T* x, T* y, int64_t N, int64_t half) {
-    const int64_t chunks = (half + kGateChunk - 1) / kGateChunk;
-    parallel_for(N * chunks, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t u = lo; u < hi; ++u) {
-            const int64_t n = u / chunks, i0 = (u % chunks) * kGateChunk, i1 = std::min(half, i0 + kGateChunk);
-            const T* a = x + 2 * n * half;
-            const T* b = a + half;
-            T* o = y + n * half;
-            for (int64_t i = i0; i < i1; ++i) o[i] = a[i] * b[i];
-        }
+    for_each_chunk(N, half, [&](int64_t n, int64_t i0, int64_t i1) {
+        const T* a = x + 2 * n * half;
+        const T* b = a + half;
+        T* o = y + n * half;
+        for (int64_t i = i0; i < i1; ++i) o[i] = a[i] * b[i];
     });
 }
 
 /// The adjoint: g [N, c, inner] -> gx [N, 2c, inner] = [g * x[:, c:], g * x[:, :c]].
 template <class T> void simple_gate_backward(const T* x, const T* g, T* gx, int64_t N, int64_t half) {
-    const int64_t chunks = (half + kGateChunk - 1) / kGateChunk;
-    parallel_for(N * chunks, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t u = lo; u < hi; ++u) {
-            const int64_t n = u / chunks, i0 = (u % chunks) * kGateChunk, i1 = std::min(half, i0 + kGateChunk);
-            const T* a = x + 2 * n * half;
-            const T* b = a + half;
-            const T* gn = g + n * half;
-            T* ga = gx + 2 * n * half;
-            T* gb = ga + half;
-            for (int64_t i = i0; i < i1; ++i) {
-                ga[i] = gn[i] * b[i];
-                gb[i] = gn[i] * a[i];
-            }
+    for_each_chunk(N, half, [&](int64_t n, int64_t i0, int64_t i1) {
+        const T* a = x + 2 * n * half;
+        const T* b = a + half;
+        const T* gn = g + n * half;
+        T* ga = gx + 2 * n * half;
+        T* gb = ga + half;
+        for (int64_t i = i0; i < i1; ++i) {
+            ga[i] = gn[i] * b[i];
+            gb[i] = gn[i] * a[i];
         }
     });
 }
@@ -103,14 +105,10 @@ template <class T> void simple_gate_backward(const T* x, const T* g, T* gx, int6
 /// it with a fused multiply-add (GCC contracts by default in C++): one rounding where the
 /// composition has two.
 template <class T> void addcmul_channel(const T* a, const T* x, const T* s, T* y, int64_t N, int64_t C, int64_t inner) {
-    const int64_t chunks = (inner + kGateChunk - 1) / kGateChunk;
-    parallel_for(N * C * chunks, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t u = lo; u < hi; ++u) {
-            const int64_t plane = u / chunks, c = plane % C, i0 = (u % chunks) * kGateChunk;
-            const int64_t i1 = std::min(inner, i0 + kGateChunk), at = plane * inner;
-            const T sc = s[c];
-            for (int64_t i = i0; i < i1; ++i) y[at + i] = a[at + i] + x[at + i] * sc;
-        }
+    for_each_chunk(N * C, inner, [&](int64_t plane, int64_t i0, int64_t i1) {
+        const int64_t at = plane * inner;
+        const T sc = s[plane % C];
+        for (int64_t i = i0; i < i1; ++i) y[at + i] = a[at + i] + x[at + i] * sc;
     });
 }
 
