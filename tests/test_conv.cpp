@@ -220,7 +220,7 @@ TEST_CASE("conv2d: the direct depthwise kernels agree with im2col + GEMM (forwar
     }
 }
 
-TEST_CASE("layer_norm2d: the fused CPU kernel agrees with its composition (forward, gradients, any thread count)") {
+TEST_CASE("layer_norm2d: the fused CPU kernels agree with its composition (forward, gradients, any thread count)") {
     // The composition is the op's definition (ops/norm.hpp), which other backends run. The
     // kernel repeats its arithmetic except that 1/sqrt is Eigen's rsqrt there and that y may be
     // formed with a fused multiply-add: a rounding or two, far below what a wrong mean, variance,
@@ -249,16 +249,31 @@ TEST_CASE("layer_norm2d: the fused CPU kernel agrees with its composition (forwa
             CHECK(relerr(x.grad(), xr.grad()) <= testing::kGradTol);
             CHECK(relerr(w.grad(), wr.grad()) <= testing::kGradTol);
             CHECK(relerr(b.grad(), br.grad()) <= testing::kGradTol);
+            // The fused backward against the closed form it implements, which runs as recorded
+            // ops when the backward is itself differentiated (create_graph): a rounding or two.
+            Tensor xc = clone(x0).requires_grad_(), wc = clone(w0).requires_grad_(), bc = clone(b0).requires_grad_();
+            backward(layer_norm2d(xc, wc, bc, 1e-6), gy, true);
+            CHECK(relerr(x.grad(), xc.grad()) <= tol);
+            CHECK(relerr(w.grad(), wc.grad()) <= tol);
+            CHECK(relerr(b.grad(), bc.grad()) <= tol);
             NoGradGuard ng; // the kernel without the saved xhat and r
             CHECK(relerr(layer_norm2d(x0, w0, b0, 1e-6), yr) <= tol);
         }
     }
     const int before = num_threads();
     const Tensor x = randn({2, 64, 40, 41}, gen), w = randn({64}, gen), b = randn({64}, gen);
-    set_num_threads(1);
-    const auto one = layer_norm2d(x, w, b).to_vector<float>();
-    set_num_threads(2);
-    CHECK(one == layer_norm2d(x, w, b).to_vector<float>());
+    const Tensor gy = randn(x.shape(), gen);
+    const auto run = [&](int threads) {
+        set_num_threads(threads);
+        Tensor xg = clone(x).requires_grad_(), wg = clone(w).requires_grad_(), bg = clone(b).requires_grad_();
+        const Tensor y = layer_norm2d(xg, wg, bg);
+        backward(y, gy);
+        return std::vector{y.to_vector<float>(), xg.grad().to_vector<float>(), wg.grad().to_vector<float>(),
+                           bg.grad().to_vector<float>()};
+    };
+    const auto one = run(1);
+    CHECK(one == run(2));
+    CHECK(one == run(3));
     set_num_threads(before);
 }
 

@@ -116,6 +116,13 @@ struct Backend {
                                     double /*eps*/, bool /*keep*/, Tensor& /*y*/, Tensor& /*xhat*/, Tensor& /*r*/) {
         return false;
     }
+    /// Its backward (the closed form in ops/norm.hpp) for an upstream g, from the forward's xhat
+    /// and r: gx [N, C, H, W], gweight and gbias [C], each only when its `need` flag is set.
+    virtual bool fused_layer_norm2d_grad(const Tensor& /*g*/, const Tensor& /*weight*/, const Tensor& /*xhat*/,
+                                         const Tensor& /*r*/, const std::array<bool, 3>& /*need*/, Tensor& /*gx*/,
+                                         Tensor& /*gweight*/, Tensor& /*gbias*/) {
+        return false;
+    }
     /// simple_gate (ops/layers.hpp): x [N, 2c, ...] -> y = x[:, :c] * x[:, c:].
     virtual bool fused_simple_gate(const Tensor& /*x*/, Tensor& /*y*/) { return false; }
     /// Its adjoint for an upstream g [N, c, ...]: gx = [g * x[:, c:], g * x[:, :c]] along axis 1.

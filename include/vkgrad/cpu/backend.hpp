@@ -318,6 +318,21 @@ public:
         });
         return true;
     }
+    bool fused_layer_norm2d_grad(const Tensor& g, const Tensor& weight, const Tensor& xhat, const Tensor& r,
+                                 const std::array<bool, 3>& need, Tensor& gx, Tensor& gweight, Tensor& gbias) override {
+        if (!is_floating(g.dtype()) || g.dtype() != xhat.dtype() || g.shape() != xhat.shape()) return false;
+        const int64_t N = g.size(0), C = g.size(1), P = g.size(2) * g.size(3);
+        gx = need[0] ? empty(g.shape(), g.dtype()) : Tensor();
+        gweight = need[1] ? empty(weight.shape(), g.dtype()) : Tensor();
+        gbias = need[2] ? empty(weight.shape(), g.dtype()) : Tensor();
+        visit_float(g.dtype(), "layer_norm2d", [&](auto* tag) {
+            using T = std::remove_pointer_t<decltype(tag)>;
+            layer_norm2d_backward<T>(g.data<T>(), weight.data<T>(), xhat.data<T>(), r.data<T>(), N, C, P,
+                                     need[0] ? gx.data<T>() : nullptr, need[1] ? gweight.data<T>() : nullptr,
+                                     need[2] ? gbias.data<T>() : nullptr);
+        });
+        return true;
+    }
     bool fused_simple_gate(const Tensor& x, Tensor& y) override {
         if (!is_floating(x.dtype())) return false;
         Shape s = x.shape();

@@ -7,7 +7,11 @@
 // pixels, all its channels, stays in cache while it is read three times (the mean, the
 // variance, the output). The arithmetic is the composition's — sums over channels in float64,
 // the mean and variance rounded to T before they are used — so the two agree to a rounding or
-// two. Each pixel is computed alone, so the result does not depend on the thread count.
+// two. Each pixel is computed alone, so the result does not depend on the thread count. Its
+// backward (the closed form of ops/norm.hpp) likewise reads a block's g and x^ while they are in
+// cache, where the composition made about eleven passes and four reductions; the weight's and
+// bias's sums over pixels are kept per block and added in block order, again independent of the
+// thread count.
 //
 // SimpleGate: the composition copies both halves out (slices) before multiplying them, and its
 // backward multiplies into two halves and copies them into one (concat); here each is one pass.
@@ -61,6 +65,71 @@ void layer_norm2d_forward(const T* x, const T* w, const T* b, T eps, int64_t N, 
             if (r) std::copy(rs.begin(), rs.begin() + np, r + n * P + p0);
         }
     });
+}
+
+/// The adjoint of layer_norm2d_forward for an upstream g [N, C, P], from its xhat [N, C, P] and
+/// r [N, P]: with gw = g w[c] and means over channels,
+///   gx = (gw - mean(gw) - xhat mean(gw xhat)) r,  gweight[c] = sum g xhat,  gbias[c] = sum g
+/// (sums over images and pixels). A null output is not computed.
+template <class T>
+void layer_norm2d_backward(const T* g, const T* w, const T* xhat, const T* r, int64_t N, int64_t C, int64_t P, T* gx,
+                           T* gweight, T* gbias) {
+    const int64_t block = std::clamp<int64_t>((int64_t{1} << 15) / std::max<int64_t>(C, 1) / 16 * 16, 16, 2048);
+    const int64_t blocks = (P + block - 1) / block;
+    const bool sums = gweight || gbias;
+    std::vector<double> part(sums ? static_cast<size_t>(N * blocks * C * 2) : 0); // [block][C][weight, bias]
+    const T count = T(C);
+    parallel_for(N * blocks, 1, [&](int64_t lo, int64_t hi) {
+        std::vector<double> s1(static_cast<size_t>(block)), s2(static_cast<size_t>(block));
+        std::vector<T> m1(static_cast<size_t>(block)), m2(static_cast<size_t>(block));
+        for (int64_t u = lo; u < hi; ++u) {
+            const int64_t n = u / blocks, p0 = (u % blocks) * block, np = std::min(block, P - p0);
+            const int64_t base = n * C * P + p0;
+            if (sums)
+                for (int64_t c = 0; c < C; ++c) {
+                    double sw = 0, sb = 0;
+                    for (int64_t p = 0; p < np; ++p) {
+                        const T gv = g[base + c * P + p];
+                        sw += static_cast<double>(gv * xhat[base + c * P + p]);
+                        sb += static_cast<double>(gv);
+                    }
+                    part[static_cast<size_t>((u * C + c) * 2)] = sw;
+                    part[static_cast<size_t>((u * C + c) * 2 + 1)] = sb;
+                }
+            if (!gx) continue;
+            std::fill(s1.begin(), s1.begin() + np, 0.0);
+            std::fill(s2.begin(), s2.begin() + np, 0.0);
+            // gw goes through memory (gx) so that it is rounded before the subtraction below: a
+            // fused multiply-add there would leave g w's rounding error in gx, times r, where the
+            // exact answer may be 0 (one channel: x^ = 0 and gw = mean(gw)).
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t p = 0; p < np; ++p) {
+                    const T gw = g[base + c * P + p] * w[c];
+                    gx[base + c * P + p] = gw;
+                    s1[p] += static_cast<double>(gw);
+                    s2[p] += static_cast<double>(gw * xhat[base + c * P + p]);
+                }
+            for (int64_t p = 0; p < np; ++p) {
+                m1[p] = static_cast<T>(s1[p]) / count;
+                m2[p] = static_cast<T>(s2[p]) / count;
+            }
+            const T* rb = r + n * P + p0;
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t p = 0; p < np; ++p) {
+                    const int64_t at = base + c * P + p;
+                    gx[at] = (gx[at] - m1[p] - xhat[at] * m2[p]) * rb[p];
+                }
+        }
+    });
+    for (int64_t c = 0; c < C && sums; ++c) {
+        double sw = 0, sb = 0;
+        for (int64_t u = 0; u < N * blocks; ++u) {
+            sw += part[static_cast<size_t>((u * C + c) * 2)];
+            sb += part[static_cast<size_t>((u * C + c) * 2 + 1)];
+        }
+        if (gweight) gweight[c] = static_cast<T>(sw);
+        if (gbias) gbias[c] = static_cast<T>(sb);
+    }
 }
 
 /// Calls f(plane, i0, i1) for each chunk [i0, i1) of at most kElementwiseGrain elements of

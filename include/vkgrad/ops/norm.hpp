@@ -27,7 +27,8 @@ inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
 /// does: cpu/fused.hpp); the backward is the closed form, still ordinary ops
 /// (with x^ the normalised input, r = 1/std, gw = g * weight, means over channels):
 ///   dx = r (gw - mean(gw) - x^ mean(gw x^)),  dweight = sum(g x^),  dbias = sum(g)
-/// about half the passes over the activation that differentiating the composition takes.
+/// about half the passes over the activation that differentiating the composition takes
+/// (and one, in one kernel, where the backend has it).
 /// When the backward is itself recorded (a second derivative), x^ and r are recomputed from x
 /// with recorded ops so that they, too, are differentiated.
 inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {
@@ -50,8 +51,11 @@ inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& 
     }
     return record(y, "layer_norm2d", {x, weight, bias},
                   [x, w, xhat, r, normalise, weight](const Tensor& g, const Tensor&, const std::vector<bool>& n) {
-                      auto [xh, rs] = grad_enabled() ? normalise(x) : std::pair{xhat, r};
                       Tensor gx, gweight, gbias;
+                      if (!grad_enabled() && dispatch("layer_norm2d", {g, xhat}).fused_layer_norm2d_grad(
+                                                 g, weight, xhat, r, {n[0], n[1], n[2]}, gx, gweight, gbias))
+                          return grads(gx, gweight, gbias);
+                      auto [xh, rs] = grad_enabled() ? normalise(x) : std::pair{xhat, r};
                       if (n[0]) {
                           const Tensor gw = g * w;
                           gx = (gw - mean(gw, {1}, true) - xh * mean(gw * xh, {1}, true)) * rs;
