@@ -1,7 +1,9 @@
 // Tensor creation, views, dtypes and the seeded generator.
 #include "support.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace vkgrad;
 using vkgrad::test::check_error;
@@ -138,6 +140,45 @@ TEST_CASE("elementwise: large broadcasts cut into pieces for the thread pool equ
         CHECK(sum(a, {static_cast<int64_t>(as.size()) - 1}, false).to_vector<float>() == s1);
     }
     set_num_threads(before);
+}
+
+TEST_CASE("reduce: any axes, with axes of size 1 among them, equal a plain loop") {
+    // Axes of extent 1 do not count when deciding whether the reduced axes are adjacent in
+    // memory (backend.hpp's reduce_view): these shapes reach the in-place path through them,
+    // the permuted path, and reductions of size-1 axes alone.
+    const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
+        {{1, 16, 5, 7}, {0, 2, 3}}, {{1, 3, 1, 4, 5}, {0, 2, 3}}, {{2, 3, 1, 4}, {0, 3}}, {{4, 1, 6}, {0, 1}},
+        {{1, 1, 1}, {0, 1, 2}},     {{3, 1, 5}, {1}},             {{2, 5, 1, 3}, {1, 2}}, {{3, 4, 1}, {0, 2}},
+    };
+    Generator gen(8);
+    for (const auto& [xs, axes] : cases) {
+        INFO(to_string(xs) << " over " << axes.size() << " axes");
+        const Tensor x = randn(xs, gen);
+        const auto v = x.to_vector<float>();
+        Shape os = xs;
+        for (int64_t a : axes) os[static_cast<size_t>(a)] = 1;
+        std::vector<double> want_sum(static_cast<size_t>(numel(os)), 0.0);
+        std::vector<float> want_max(want_sum.size(), -std::numeric_limits<float>::infinity());
+        for (int64_t i = 0; i < numel(xs); ++i) {
+            int64_t rem = i, o = 0, ostride = 1;
+            std::vector<int64_t> idx(xs.size());
+            for (int d = static_cast<int>(xs.size()) - 1; d >= 0; --d) {
+                idx[static_cast<size_t>(d)] = rem % xs[static_cast<size_t>(d)];
+                rem /= xs[static_cast<size_t>(d)];
+            }
+            for (int d = static_cast<int>(xs.size()) - 1; d >= 0; --d) {
+                o += (os[static_cast<size_t>(d)] == 1 ? 0 : idx[static_cast<size_t>(d)]) * ostride;
+                ostride *= os[static_cast<size_t>(d)];
+            }
+            want_sum[static_cast<size_t>(o)] += v[static_cast<size_t>(i)];
+            want_max[static_cast<size_t>(o)] = std::max(want_max[static_cast<size_t>(o)], v[static_cast<size_t>(i)]);
+        }
+        const Tensor s = sum(x, axes, true), m = max(x, axes, true);
+        CHECK(s.shape() == os);
+        std::vector<float> ws(want_sum.begin(), want_sum.end());
+        CHECK(testing::relerr(s, from_vector(ws, os)) <= 1e-6);
+        CHECK(m.to_vector<float>() == want_max);
+    }
 }
 
 TEST_CASE("reduce: long contiguous sums accumulate in float64 (no drift over a million terms)") {

@@ -127,6 +127,12 @@ TEST_CASE("reductions over any axes" * doctest::skip(kSkip)) {
         same_on_both([&](const std::vector<Tensor>& v) { return min(v[0], axes); }, {x});
         same_on_both([&](const std::vector<Tensor>& v) { return var(v[0], axes); }, {x});
     }
+    const Tensor ones_among = randn({1, 6, 1, 5}, gen); // axes of size 1 between the reduced ones
+    for (std::vector<int64_t> axes : {std::vector<int64_t>{0, 2, 3}, {0, 1}, {1, 3}, {0, 2}}) {
+        INFO("size-1 axes, " << axes.size() << " reduced");
+        same_on_both([&](const std::vector<Tensor>& v) { return sum(v[0], axes, true); }, {ones_among});
+        same_on_both([&](const std::vector<Tensor>& v) { return max(v[0], axes); }, {ones_among});
+    }
     const Tensor big = randn({100000}, gen); // many elements per workgroup
     same_on_both([](const std::vector<Tensor>& v) { return sum(v[0]); }, {big});
 }

@@ -136,6 +136,8 @@ struct Backend {
 
 /// A reduction's input as [A, R, B] with R the reduced (sorted, unique) axes: x itself when
 /// they are adjacent, otherwise x with them moved last (B = 1) by the backend's permute.
+/// Axes of size 1 are left out of the adjacency test (they have no extent in memory), so a
+/// per-channel sum of a batch of one, over axes {0, 2, 3}, reads x in place instead of copying it.
 /// Shared by every backend's reduce so they agree on the layout.
 struct ReduceView {
     Tensor src;
@@ -143,19 +145,30 @@ struct ReduceView {
 };
 inline ReduceView reduce_view(Backend& backend, const Tensor& x, const std::vector<int>& axes) {
     ReduceView v{x};
-    const bool adjacent = axes.empty() || axes.back() - axes.front() + 1 == static_cast<int>(axes.size());
-    int first = axes.empty() ? 0 : axes.front();
-    const int count = static_cast<int>(axes.size());
-    if (!adjacent) {
-        std::vector<int> perm;
-        for (int d = 0; d < static_cast<int>(x.dim()); ++d)
-            if (!std::binary_search(axes.begin(), axes.end(), d)) perm.push_back(d);
-        first = static_cast<int>(perm.size());
-        perm.insert(perm.end(), axes.begin(), axes.end());
-        v.src = backend.permute(x, perm);
+    const auto reduced = [&](int d) { return std::binary_search(axes.begin(), axes.end(), d); };
+    // Along the axes of extent > 1: before the reduced run (A), in it (R), after it (B).
+    int phase = 0;
+    bool adjacent = true;
+    for (int d = 0; d < static_cast<int>(x.dim()); ++d) {
+        const int64_t n = x.shape()[static_cast<size_t>(d)];
+        if (n == 1) continue;
+        if (reduced(d)) {
+            if (phase == 2) adjacent = false;
+            phase = 1;
+            v.R *= n;
+        } else {
+            if (phase == 1) phase = 2;
+            (phase == 0 ? v.A : v.B) *= n;
+        }
     }
-    for (int d = 0; d < static_cast<int>(v.src.dim()); ++d)
-        (d < first ? v.A : d < first + count ? v.R : v.B) *= v.src.shape()[static_cast<size_t>(d)];
+    if (adjacent) return v;
+    std::vector<int> perm;
+    for (int d = 0; d < static_cast<int>(x.dim()); ++d)
+        if (!reduced(d)) perm.push_back(d);
+    perm.insert(perm.end(), axes.begin(), axes.end());
+    v.src = backend.permute(x, perm);
+    v.A *= v.B; // every kept axis now comes first, the reduced ones last
+    v.B = 1;
     return v;
 }
 
