@@ -366,3 +366,51 @@ TEST_CASE("conv2d: the fused bias equals a separate add bit for bit, forward and
             CHECK(b.grad().to_vector<double>() == br.grad().to_vector<double>());
         }
 }
+
+#if defined(VKGRAD_HAVE_SGEMM) && defined(__AVX512F__)
+constexpr bool kHaveTwoSgemmKernels = true;
+#else
+constexpr bool kHaveTwoSgemmKernels = false;
+#endif
+
+TEST_CASE("gemm: the AVX-512 and AVX2 float kernels give the same bits, and the right product" *
+          doctest::skip(!kHaveTwoSgemmKernels)) {
+#if defined(VKGRAD_HAVE_SGEMM) && defined(__AVX512F__)
+    // Each element of C is one chain of fused multiply-adds over k per KC block, whatever the
+    // tile width, so the 6x32 (zmm) and 6x16 (ymm) kernels must agree exactly. Sizes reach the
+    // edge tiles in both directions, several KC and MC blocks, more columns than one NC panel,
+    // strided (transposed) operands, accumulation and a pre-packed A.
+    using namespace vkgrad::cpu;
+    struct Case {
+        int64_t M, N, K;
+        bool ta, tb, acc, packed;
+    };
+    const Case cases[] = {{16, 16, 16, false, false, false, false}, {17, 33, 255, false, false, true, false},
+                          {103, 69, 257, true, false, false, false}, {200, 2088, 600, false, true, true, false},
+                          {96, 47, 513, false, false, false, true},  {37, 31, 20, true, true, true, true}};
+    Generator gen(31);
+    for (const Case& c : cases) {
+        INFO(c.M << "x" << c.N << "x" << c.K << " ta " << c.ta << " tb " << c.tb << " acc " << c.acc);
+        const auto a = randn({c.M * c.K}, gen).to_vector<float>(), b = randn({c.K * c.N}, gen).to_vector<float>();
+        const auto c0 = randn({c.M * c.N}, gen).to_vector<float>();
+        const MatView<const float> A = c.ta ? MatView<const float>{a.data(), 1, c.M} : MatView<const float>{a.data(), c.K, 1};
+        const MatView<const float> B = c.tb ? MatView<const float>{b.data(), 1, c.K} : MatView<const float>{b.data(), c.N, 1};
+        const LeftOperand<float> left(c.M, c.K, A);
+        const float* ap = c.packed ? left.packed_from(0) : nullptr;
+        auto wide = c0, narrow = c0;
+        sgemm_detail::sgemm_nr<32>(c.M, c.N, c.K, A, B, wide.data(), c.N, c.acc, ap);
+        sgemm_detail::sgemm_nr<16>(c.M, c.N, c.K, A, B, narrow.data(), c.N, c.acc, ap);
+        CHECK(wide == narrow);
+        std::vector<float> want(c0.size());
+        for (int64_t i = 0; i < c.M; ++i)
+            for (int64_t j = 0; j < c.N; ++j) {
+                double s = c.acc ? c0[static_cast<size_t>(i * c.N + j)] : 0.0;
+                for (int64_t k = 0; k < c.K; ++k)
+                    s += static_cast<double>(A.data[i * A.rs + k * A.cs]) * B.data[k * B.rs + j * B.cs];
+                want[static_cast<size_t>(i * c.N + j)] = static_cast<float>(s);
+            }
+        const Shape s{c.M, c.N};
+        CHECK(relerr(from_vector(wide, s), from_vector(want, s)) <= 1e-6);
+    }
+#endif
+}

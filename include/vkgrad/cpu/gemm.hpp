@@ -1,11 +1,14 @@
-// vkgrad/cpu/gemm.hpp — C (+)= A B for strided operands: a packed AVX2/FMA SGEMM for float,
-// Eigen for everything else.
+// vkgrad/cpu/gemm.hpp — C (+)= A B for strided operands: a packed SGEMM for float (AVX-512
+// or AVX2 with FMA), Eigen for everything else.
 //
-// The float kernel follows the usual GotoBLAS/BLIS structure: B is packed in KC x 16 panels,
-// A in 6 x KC panels, and a 6x16 register tile (12 ymm accumulators) runs over KC. Eigen's
-// SGEMM reached ~60 GFLOP/s per core on the machines here, this kernel ~80. The blocking is
-// fixed, so for given sizes every element is summed in the same order on any thread: callers
-// that split work by shape stay bitwise deterministic. The packing buffers are per thread.
+// The float kernel follows the usual GotoBLAS/BLIS structure: B is packed in KC x NR panels,
+// A in 6 x KC panels, and a 6 x NR register tile (12 accumulators) runs over KC; NR is 32
+// with AVX-512 (zmm registers), 16 with AVX2 (ymm). Eigen's SGEMM reached ~60 GFLOP/s per core
+// on the machines here, the AVX2 kernel ~80. Every element of C is the same chain of fused
+// multiply-adds over k, block by block, whatever the tile width, so both kernels give the same
+// bits (a test holds them to it); and as the blocking is fixed, for given sizes every element is
+// summed in the same order on any thread: callers that split work by shape stay bitwise
+// deterministic. The packing buffers are per thread.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -37,30 +40,63 @@ constexpr int64_t kGemmRowBlock = 96;
 
 #ifdef VKGRAD_HAVE_SGEMM
 namespace sgemm_detail {
-constexpr int MR = 6, NR = 16, KC = 256, MC = static_cast<int>(kGemmRowBlock), NC = 2048;
+constexpr int MR = 6, KC = 256, MC = static_cast<int>(kGemmRowBlock), NC = 2048;
 
-/// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR]
-inline void micro_kernel(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
-    __m256 c[12];
-    for (auto& r : c) r = _mm256_setzero_ps();
-    for (int k = 0; k < kc; ++k, A += MR, B += NR) {
-        const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+/// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR], for each register width.
+template <int NR> struct MicroKernel;
+
+template <> struct MicroKernel<16> {
+    static void run(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
+        __m256 c[12];
+        for (auto& r : c) r = _mm256_setzero_ps();
+        for (int k = 0; k < kc; ++k, A += MR, B += 16) {
+            const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+            for (int i = 0; i < MR; ++i) {
+                const __m256 a = _mm256_broadcast_ss(A + i);
+                c[2 * i] = _mm256_fmadd_ps(a, b0, c[2 * i]);
+                c[2 * i + 1] = _mm256_fmadd_ps(a, b1, c[2 * i + 1]);
+            }
+        }
         for (int i = 0; i < MR; ++i) {
-            const __m256 a = _mm256_broadcast_ss(A + i);
-            c[2 * i] = _mm256_fmadd_ps(a, b0, c[2 * i]);
-            c[2 * i + 1] = _mm256_fmadd_ps(a, b1, c[2 * i + 1]);
+            float* row = C + i * ldc;
+            if (acc) {
+                c[2 * i] = _mm256_add_ps(c[2 * i], _mm256_loadu_ps(row));
+                c[2 * i + 1] = _mm256_add_ps(c[2 * i + 1], _mm256_loadu_ps(row + 8));
+            }
+            _mm256_storeu_ps(row, c[2 * i]);
+            _mm256_storeu_ps(row + 8, c[2 * i + 1]);
         }
     }
-    for (int i = 0; i < MR; ++i) {
-        float* row = C + i * ldc;
-        if (acc) {
-            c[2 * i] = _mm256_add_ps(c[2 * i], _mm256_loadu_ps(row));
-            c[2 * i + 1] = _mm256_add_ps(c[2 * i + 1], _mm256_loadu_ps(row + 8));
+};
+
+#ifdef __AVX512F__
+template <> struct MicroKernel<32> {
+    static void run(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
+        __m512 c[12];
+        for (auto& r : c) r = _mm512_setzero_ps();
+        for (int k = 0; k < kc; ++k, A += MR, B += 32) {
+            const __m512 b0 = _mm512_loadu_ps(B), b1 = _mm512_loadu_ps(B + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 a = _mm512_set1_ps(A[i]);
+                c[2 * i] = _mm512_fmadd_ps(a, b0, c[2 * i]);
+                c[2 * i + 1] = _mm512_fmadd_ps(a, b1, c[2 * i + 1]);
+            }
         }
-        _mm256_storeu_ps(row, c[2 * i]);
-        _mm256_storeu_ps(row + 8, c[2 * i + 1]);
+        for (int i = 0; i < MR; ++i) {
+            float* row = C + i * ldc;
+            if (acc) {
+                c[2 * i] = _mm512_add_ps(c[2 * i], _mm512_loadu_ps(row));
+                c[2 * i + 1] = _mm512_add_ps(c[2 * i + 1], _mm512_loadu_ps(row + 16));
+            }
+            _mm512_storeu_ps(row, c[2 * i]);
+            _mm512_storeu_ps(row + 16, c[2 * i + 1]);
+        }
     }
-}
+};
+constexpr int kWidestNR = 32;
+#else
+constexpr int kWidestNR = 16;
+#endif
 
 /// Packs rows [ic, ic+mc) and columns [pc, pc+kc) of A into MR-row panels (zero-padded).
 /// Each panel is written in order, reading MR rows side by side (A is mostly row-major).
@@ -96,8 +132,10 @@ inline std::vector<float> pack_a(int64_t M, int64_t K, MatView<const float> A) {
     return out;
 }
 
-inline void sgemm(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<const float> B, float* C,
-                  int64_t ldc, bool accumulate, const float* a_packed) {
+/// The product with tiles of width NR (a MicroKernel this build has); sgemm uses the widest.
+template <int NR>
+void sgemm_nr(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<const float> B, float* C, int64_t ldc,
+              bool accumulate, const float* a_packed) {
     if (K == 0) {
         for (int64_t i = 0; i < M && !accumulate; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
         return;
@@ -107,7 +145,7 @@ inline void sgemm(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatVi
     bpack.resize(static_cast<size_t>(KC * (NC + NR)));
     float* Ap = apack.data();
     float* Bp = bpack.data();
-    alignas(32) float edge[MR * NR];
+    alignas(64) float edge[MR * NR];
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = std::min<int64_t>(NC, N - jc);
         for (int64_t pc = 0; pc < K; pc += KC) {
@@ -134,9 +172,9 @@ inline void sgemm(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatVi
                         const int64_t h = std::min<int64_t>(MR, mc - i);
                         float* c = C + (ic + i) * ldc + jc + j;
                         if (w == NR && h == MR) {
-                            micro_kernel(kc, Ab + i * kc, Bp + j * kc, c, ldc, acc);
+                            MicroKernel<NR>::run(kc, Ab + i * kc, Bp + j * kc, c, ldc, acc);
                         } else {
-                            micro_kernel(kc, Ab + i * kc, Bp + j * kc, edge, NR, false);
+                            MicroKernel<NR>::run(kc, Ab + i * kc, Bp + j * kc, edge, NR, false);
                             for (int64_t a = 0; a < h; ++a)
                                 for (int64_t b = 0; b < w; ++b)
                                     c[a * ldc + b] = (acc ? c[a * ldc + b] : 0.f) + edge[a * NR + b];
@@ -146,6 +184,11 @@ inline void sgemm(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatVi
             }
         }
     }
+}
+
+inline void sgemm(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<const float> B, float* C,
+                  int64_t ldc, bool accumulate, const float* a_packed) {
+    sgemm_nr<kWidestNR>(M, N, K, A, B, C, ldc, accumulate, a_packed);
 }
 } // namespace sgemm_detail
 #endif
