@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -132,6 +133,60 @@ inline std::vector<float> pack_a(int64_t M, int64_t K, MatView<const float> A) {
     return out;
 }
 
+/// pack_b's full panels of a transposed B (unit stride down its columns) with AVX-512 gathers:
+/// a row of a panel takes NR / 16 instructions, and the lines one gather touches serve the next
+/// 15 rows from L1. False (nothing done) without AVX-512 or when the columns lie too far apart
+/// for 32-bit offsets.
+template <int NR>
+bool pack_b_gather([[maybe_unused]] MatView<const float> B, [[maybe_unused]] int64_t pc, [[maybe_unused]] int kc,
+                   [[maybe_unused]] int64_t jc, [[maybe_unused]] int64_t full, [[maybe_unused]] float* Bp) {
+#ifdef __AVX512F__
+    if constexpr (NR % 16 == 0) {
+        if (B.rs != 1 || B.cs > std::numeric_limits<int32_t>::max() / NR) return false;
+        alignas(64) int32_t step[16];
+        for (int t = 0; t < 16; ++t) step[t] = static_cast<int32_t>(t * B.cs);
+        const __m512i idx = _mm512_load_si512(step);
+        for (int64_t j = 0; j < full; j += NR) {
+            const float* src = B.data + pc + (jc + j) * B.cs;
+            float* d = Bp + j * kc;
+            for (int k = 0; k < kc; ++k)
+                for (int h = 0; h < NR; h += 16)
+                    _mm512_storeu_ps(d + k * NR + h, _mm512_i32gather_ps(idx, src + k + h * B.cs, 4));
+        }
+        return true;
+    }
+#endif
+    return false;
+}
+
+/// Packs B[pc .. pc+kc, jc .. jc+nc) into kc x NR panels (panel j at Bp + j kc), zero-padded
+/// on the right. The source is read along its unit stride, so that memory is walked in order:
+/// row by row across all panels when B is row-major (a 1x1 convolution's input), down the
+/// columns when it is transposed (the weight gradient's x^T, whose columns lie a whole image
+/// plane apart: read across them, every element was on another page).
+template <int NR> void pack_b(MatView<const float> B, int64_t pc, int kc, int64_t jc, int64_t nc, float* Bp) {
+    const int64_t full = nc / NR * NR;
+    if (B.cs == 1) {
+        for (int k = 0; k < kc; ++k) {
+            const float* src = B.data + (pc + k) * B.rs + jc;
+            for (int64_t j = 0; j < full; j += NR) std::memcpy(Bp + j * kc + k * NR, src + j, NR * sizeof(float));
+        }
+    } else if (!pack_b_gather<NR>(B, pc, kc, jc, full, Bp)) {
+        for (int64_t j = 0; j < full; j += NR)
+            for (int t = 0; t < NR; ++t) {
+                const float* src = B.data + pc * B.rs + (jc + j + t) * B.cs;
+                float* d = Bp + j * kc + t;
+                for (int k = 0; k < kc; ++k) d[k * NR] = src[k * B.rs];
+            }
+    }
+    if (full < nc) { // the last, partial panel
+        float* d = Bp + full * kc;
+        for (int k = 0; k < kc; ++k)
+            for (int t = 0; t < NR; ++t)
+                d[k * NR + t] = full + t < nc ? B.data[(pc + k) * B.rs + (jc + full + t) * B.cs] : 0.f;
+    }
+}
+
 /// The product with tiles of width NR (a MicroKernel this build has); sgemm uses the widest.
 template <int NR>
 void sgemm_nr(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<const float> B, float* C, int64_t ldc,
@@ -151,17 +206,7 @@ void sgemm_nr(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<c
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int kc = static_cast<int>(std::min<int64_t>(KC, K - pc));
             const bool acc = accumulate || pc > 0;
-            for (int64_t j = 0; j < nc; j += NR) { // B[pc.., jc+j..] -> kc x NR panel, zero-padded
-                float* dst = Bp + j * kc;
-                const int64_t w = std::min<int64_t>(NR, nc - j);
-                for (int k = 0; k < kc; ++k) {
-                    const float* src = B.data + (pc + k) * B.rs + (jc + j) * B.cs;
-                    float* d = dst + k * NR;
-                    if (w == NR && B.cs == 1) std::memcpy(d, src, NR * sizeof(float));
-                    else
-                        for (int t = 0; t < NR; ++t) d[t] = t < w ? src[t * B.cs] : 0.f;
-                }
-            }
+            pack_b<NR>(B, pc, kc, jc, nc, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = std::min<int64_t>(MC, M - ic);
                 const float* Ab = a_packed ? a_packed + ic * K + pc * padded_rows(mc) : Ap;
