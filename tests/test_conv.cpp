@@ -377,7 +377,7 @@ TEST_CASE("gemm: the AVX-512 and AVX2 float kernels give the same bits, and the 
           doctest::skip(!kHaveTwoSgemmKernels)) {
 #if defined(VKGRAD_HAVE_SGEMM) && defined(__AVX512F__)
     // Each element of C is one chain of fused multiply-adds over k per KC block, whatever the
-    // tile width, so the 6x32 (zmm) and 6x16 (ymm) kernels must agree exactly. Sizes reach the
+    // tile, so the 8x32 (zmm) and 6x16 (ymm) kernels must agree exactly. Sizes reach the
     // edge tiles in both directions, several KC and MC blocks, more columns than one NC panel,
     // strided (transposed) operands, accumulation and a pre-packed A.
     using namespace vkgrad::cpu;
@@ -395,11 +395,12 @@ TEST_CASE("gemm: the AVX-512 and AVX2 float kernels give the same bits, and the 
         const auto c0 = randn({c.M * c.N}, gen).to_vector<float>();
         const MatView<const float> A = c.ta ? MatView<const float>{a.data(), 1, c.M} : MatView<const float>{a.data(), c.K, 1};
         const MatView<const float> B = c.tb ? MatView<const float>{b.data(), 1, c.K} : MatView<const float>{b.data(), c.N, 1};
-        const LeftOperand<float> left(c.M, c.K, A);
-        const float* ap = c.packed ? left.packed_from(0) : nullptr;
+        // each kernel's own packing of A (8- and 6-row panels)
+        const auto pw = sgemm_detail::pack_a<sgemm_detail::MicroKernel<32>::MR>(c.M, c.K, A);
+        const auto pn = sgemm_detail::pack_a<sgemm_detail::MicroKernel<16>::MR>(c.M, c.K, A);
         auto wide = c0, narrow = c0;
-        sgemm_detail::sgemm_nr<32>(c.M, c.N, c.K, A, B, wide.data(), c.N, c.acc, ap);
-        sgemm_detail::sgemm_nr<16>(c.M, c.N, c.K, A, B, narrow.data(), c.N, c.acc, ap);
+        sgemm_detail::sgemm_nr<32>(c.M, c.N, c.K, A, B, wide.data(), c.N, c.acc, c.packed ? pw.data() : nullptr);
+        sgemm_detail::sgemm_nr<16>(c.M, c.N, c.K, A, B, narrow.data(), c.N, c.acc, c.packed ? pn.data() : nullptr);
         CHECK(wide == narrow);
         std::vector<float> want(c0.size());
         for (int64_t i = 0; i < c.M; ++i)

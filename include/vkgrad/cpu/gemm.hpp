@@ -2,10 +2,10 @@
 // or AVX2 with FMA), Eigen for everything else.
 //
 // The float kernel follows the usual GotoBLAS/BLIS structure: B is packed in KC x NR panels,
-// A in 6 x KC panels, and a 6 x NR register tile (12 accumulators) runs over KC; NR is 32
-// with AVX-512 (zmm registers), 16 with AVX2 (ymm). Eigen's SGEMM reached ~60 GFLOP/s per core
-// on the machines here, the AVX2 kernel ~80. Every element of C is the same chain of fused
-// multiply-adds over k, block by block, whatever the tile width, so both kernels give the same
+// A in MR x KC panels, and an MR x NR register tile runs over KC: 8 x 32 with AVX-512 (16 zmm
+// accumulators), 6 x 16 with AVX2 (12 ymm). Eigen's SGEMM reached ~60 GFLOP/s per core on the
+// machines here, the AVX2 kernel ~80, the AVX-512 one ~75 more. Every element of C is the same
+// chain of fused multiply-adds over k, block by block, whatever the tile, so both kernels give the same
 // bits (a test holds them to it); and as the blocking is fixed, for given sizes every element is
 // summed in the same order on any thread: callers that split work by shape stay bitwise
 // deterministic. The packing buffers are per thread.
@@ -41,12 +41,14 @@ constexpr int64_t kGemmRowBlock = 96;
 
 #ifdef VKGRAD_HAVE_SGEMM
 namespace sgemm_detail {
-constexpr int MR = 6, KC = 256, MC = static_cast<int>(kGemmRowBlock), NC = 2048;
+constexpr int KC = 256, MC = static_cast<int>(kGemmRowBlock), NC = 2048;
 
-/// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR], for each register width.
+/// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR], for each register width; the tile
+/// keeps 2 MR accumulators in registers (AVX2 has 16, AVX-512 32).
 template <int NR> struct MicroKernel;
 
 template <> struct MicroKernel<16> {
+    static constexpr int MR = 6;
     static void run(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
         __m256 c[12];
         for (auto& r : c) r = _mm256_setzero_ps();
@@ -72,8 +74,9 @@ template <> struct MicroKernel<16> {
 
 #ifdef __AVX512F__
 template <> struct MicroKernel<32> {
+    static constexpr int MR = 8; // 8 rows: NAFNet's 32, 64, 128 ... output channels fill whole tiles
     static void run(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
-        __m512 c[12];
+        __m512 c[2 * MR];
         for (auto& r : c) r = _mm512_setzero_ps();
         for (int k = 0; k < kc; ++k, A += MR, B += 32) {
             const __m512 b0 = _mm512_loadu_ps(B), b1 = _mm512_loadu_ps(B + 16);
@@ -101,7 +104,7 @@ constexpr int kWidestNR = 16;
 
 /// Packs rows [ic, ic+mc) and columns [pc, pc+kc) of A into MR-row panels (zero-padded).
 /// Each panel is written in order, reading MR rows side by side (A is mostly row-major).
-inline void pack_a_block(MatView<const float> A, int64_t ic, int64_t mc, int64_t pc, int kc, float* dst) {
+template <int MR> void pack_a_block(MatView<const float> A, int64_t ic, int64_t mc, int64_t pc, int kc, float* dst) {
     for (int64_t i = 0; i < mc; i += MR, dst += MR * kc) {
         const int64_t h = std::min<int64_t>(MR, mc - i);
         const float* src[MR];
@@ -115,19 +118,20 @@ inline void pack_a_block(MatView<const float> A, int64_t ic, int64_t mc, int64_t
         }
     }
 }
-inline int64_t padded_rows(int64_t mc) { return (mc + MR - 1) / MR * MR; }
+template <int MR> int64_t padded_rows(int64_t mc) { return (mc + MR - 1) / MR * MR; }
 
 /// All of A [M x K] packed once, for callers that multiply the same A by many B (a
-/// convolution's weights by every tile): block (ic, pc) sits at ic * K + pc * padded_rows(mc).
-inline std::vector<float> pack_a(int64_t M, int64_t K, MatView<const float> A) {
-    std::vector<float> out(static_cast<size_t>(padded_rows(M) * K));
+/// convolution's weights by every tile), in MR-row panels for the kernel of that MR: block
+/// (ic, pc) sits at ic * K + pc * padded_rows(mc).
+template <int MR> std::vector<float> pack_a(int64_t M, int64_t K, MatView<const float> A) {
+    std::vector<float> out(static_cast<size_t>(padded_rows<MR>(M) * K));
     const int64_t mblocks = (M + MC - 1) / MC, kblocks = (K + KC - 1) / KC;
     // a 512 x 4608 weight is 9 MB: packing it is worth both cores (a pure copy, so any order)
     parallel_for(mblocks * kblocks, 8, [&](int64_t lo, int64_t hi) {
         for (int64_t b = lo; b < hi; ++b) {
             const int64_t ic = b / kblocks * MC, pc = b % kblocks * KC, mc = std::min<int64_t>(MC, M - ic);
-            pack_a_block(A, ic, mc, pc, static_cast<int>(std::min<int64_t>(KC, K - pc)),
-                         out.data() + ic * K + pc * padded_rows(mc));
+            pack_a_block<MR>(A, ic, mc, pc, static_cast<int>(std::min<int64_t>(KC, K - pc)),
+                             out.data() + ic * K + pc * padded_rows<MR>(mc));
         }
     });
     return out;
@@ -187,10 +191,12 @@ template <int NR> void pack_b(MatView<const float> B, int64_t pc, int kc, int64_
     }
 }
 
-/// The product with tiles of width NR (a MicroKernel this build has); sgemm uses the widest.
+/// The product with tiles of NR columns (a MicroKernel this build has); sgemm uses the widest.
+/// a_packed must come from pack_a<MicroKernel<NR>::MR>.
 template <int NR>
 void sgemm_nr(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<const float> B, float* C, int64_t ldc,
               bool accumulate, const float* a_packed) {
+    constexpr int MR = MicroKernel<NR>::MR;
     if (K == 0) {
         for (int64_t i = 0; i < M && !accumulate; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
         return;
@@ -209,8 +215,8 @@ void sgemm_nr(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<c
             pack_b<NR>(B, pc, kc, jc, nc, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = std::min<int64_t>(MC, M - ic);
-                const float* Ab = a_packed ? a_packed + ic * K + pc * padded_rows(mc) : Ap;
-                if (!a_packed) pack_a_block(A, ic, mc, pc, kc, Ap);
+                const float* Ab = a_packed ? a_packed + ic * K + pc * padded_rows<MR>(mc) : Ap;
+                if (!a_packed) pack_a_block<MR>(A, ic, mc, pc, kc, Ap);
                 for (int64_t j = 0; j < nc; j += NR) {
                     const int64_t w = std::min<int64_t>(NR, nc - j);
                     for (int64_t i = 0; i < mc; i += MR) {
@@ -246,7 +252,8 @@ template <class T> struct LeftOperand {
     std::vector<float> packed;
     LeftOperand(int64_t M, int64_t K_, MatView<const T> A) : view(A), K(K_) {
 #ifdef VKGRAD_HAVE_SGEMM
-        if constexpr (std::is_same_v<T, float>) packed = sgemm_detail::pack_a(M, K, A);
+        if constexpr (std::is_same_v<T, float>)
+            packed = sgemm_detail::pack_a<sgemm_detail::MicroKernel<sgemm_detail::kWidestNR>::MR>(M, K, A);
 #endif
         (void)M;
     }
