@@ -4,11 +4,11 @@
 // The float kernel follows the usual GotoBLAS/BLIS structure: B is packed in KC x NR panels,
 // A in MR x KC panels, and an MR x NR register tile runs over KC: 8 x 32 with AVX-512 (16 zmm
 // accumulators), 6 x 16 with AVX2 (12 ymm). Eigen's SGEMM reached ~60 GFLOP/s per core on the
-// machines here, the AVX2 kernel ~80, the AVX-512 one ~75 more. Every element of C is the same
-// chain of fused multiply-adds over k, block by block, whatever the tile, so both kernels give the same
-// bits (a test holds them to it); and as the blocking is fixed, for given sizes every element is
-// summed in the same order on any thread: callers that split work by shape stay bitwise
-// deterministic. The packing buffers are per thread.
+// machines here, the AVX2 kernel ~80, the AVX-512 one ~75 more. Every element of C is the
+// same chain of fused multiply-adds over k, block by block, whatever the tile, so both kernels
+// give the same bits (a test holds them to it); and as the blocking is fixed, for given sizes
+// every element is summed in the same order on any thread: callers that split work by shape
+// stay bitwise deterministic. The packing buffers are per thread.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -197,6 +197,7 @@ template <int NR>
 void sgemm_nr(int64_t M, int64_t N, int64_t K, MatView<const float> A, MatView<const float> B, float* C, int64_t ldc,
               bool accumulate, const float* a_packed) {
     constexpr int MR = MicroKernel<NR>::MR;
+    static_assert(MC % MR == 0, "a packed block of A must hold whole register tiles");
     if (K == 0) {
         for (int64_t i = 0; i < M && !accumulate; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
         return;
