@@ -320,7 +320,8 @@ public:
     }
     bool fused_layer_norm2d_grad(const Tensor& g, const Tensor& weight, const Tensor& xhat, const Tensor& r,
                                  const std::array<bool, 3>& need, Tensor& gx, Tensor& gweight, Tensor& gbias) override {
-        if (!is_floating(g.dtype()) || g.dtype() != xhat.dtype() || g.shape() != xhat.shape()) return false;
+        if (!is_floating(g.dtype()) || g.dtype() != xhat.dtype() || g.dtype() != weight.dtype() || g.shape() != xhat.shape())
+            return false;
         const int64_t N = g.size(0), C = g.size(1), P = g.size(2) * g.size(3);
         gx = need[0] ? empty(g.shape(), g.dtype()) : Tensor();
         gweight = need[1] ? empty(weight.shape(), g.dtype()) : Tensor();

@@ -28,7 +28,7 @@ inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
 /// (with x^ the normalised input, r = 1/std, gw = g * weight, means over channels):
 ///   dx = r (gw - mean(gw) - x^ mean(gw x^)),  dweight = sum(g x^),  dbias = sum(g)
 /// about half the passes over the activation that differentiating the composition takes
-/// (and one, in one kernel, where the backend has it).
+/// (a single pass, in one kernel, where the backend has one: the CPU does).
 /// When the backward is itself recorded (a second derivative), x^ and r are recomputed from x
 /// with recorded ops so that they, too, are differentiated.
 inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {
