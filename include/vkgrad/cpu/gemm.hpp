@@ -43,60 +43,64 @@ constexpr int64_t kGemmRowBlock = 96;
 namespace sgemm_detail {
 constexpr int KC = 256, MC = static_cast<int>(kGemmRowBlock), NC = 2048;
 
-/// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR], for each register width; the tile
-/// keeps 2 MR accumulators in registers (AVX2 has 16, AVX-512 32).
-template <int NR> struct MicroKernel;
-
-template <> struct MicroKernel<16> {
-    static constexpr int MR = 6;
-    static void run(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
-        __m256 c[12];
-        for (auto& r : c) r = _mm256_setzero_ps();
-        for (int k = 0; k < kc; ++k, A += MR, B += 16) {
-            const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
-            for (int i = 0; i < MR; ++i) {
-                const __m256 a = _mm256_broadcast_ss(A + i);
-                c[2 * i] = _mm256_fmadd_ps(a, b0, c[2 * i]);
-                c[2 * i + 1] = _mm256_fmadd_ps(a, b1, c[2 * i + 1]);
-            }
-        }
-        for (int i = 0; i < MR; ++i) {
-            float* row = C + i * ldc;
-            if (acc) {
-                c[2 * i] = _mm256_add_ps(c[2 * i], _mm256_loadu_ps(row));
-                c[2 * i + 1] = _mm256_add_ps(c[2 * i + 1], _mm256_loadu_ps(row + 8));
-            }
-            _mm256_storeu_ps(row, c[2 * i]);
-            _mm256_storeu_ps(row + 8, c[2 * i + 1]);
-        }
-    }
+/// The vector operations a micro-kernel needs, for one register type.
+template <class V> struct Lanes;
+template <> struct Lanes<__m256> {
+    static constexpr int width = 8;
+    static __m256 zero() { return _mm256_setzero_ps(); }
+    static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+    static __m256 splat(const float* p) { return _mm256_broadcast_ss(p); }
+    static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+    static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
 };
-
 #ifdef __AVX512F__
-template <> struct MicroKernel<32> {
-    static constexpr int MR = 8; // 8 rows: NAFNet's 32, 64, 128 ... output channels fill whole tiles
+template <> struct Lanes<__m512> {
+    static constexpr int width = 16;
+    static __m512 zero() { return _mm512_setzero_ps(); }
+    static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+    static __m512 splat(const float* p) { return _mm512_set1_ps(*p); }
+    static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+    static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+};
+#endif
+
+/// C[MR x NR] = (acc ? C : 0) + Ap[kc x MR] * Bp[kc x NR] with registers V, two to a row of the
+/// tile (NR = 2 width): 2 MR accumulators stay in registers over the whole of kc.
+template <class V, int Rows> struct Tile {
+    using L = Lanes<V>;
+    static constexpr int MR = Rows, NR = 2 * L::width;
     static void run(int kc, const float* A, const float* B, float* C, int64_t ldc, bool acc) {
-        __m512 c[2 * MR];
-        for (auto& r : c) r = _mm512_setzero_ps();
-        for (int k = 0; k < kc; ++k, A += MR, B += 32) {
-            const __m512 b0 = _mm512_loadu_ps(B), b1 = _mm512_loadu_ps(B + 16);
+        V c[2 * MR];
+        for (auto& r : c) r = L::zero();
+        for (int k = 0; k < kc; ++k, A += MR, B += NR) {
+            const V b0 = L::load(B), b1 = L::load(B + L::width);
             for (int i = 0; i < MR; ++i) {
-                const __m512 a = _mm512_set1_ps(A[i]);
-                c[2 * i] = _mm512_fmadd_ps(a, b0, c[2 * i]);
-                c[2 * i + 1] = _mm512_fmadd_ps(a, b1, c[2 * i + 1]);
+                const V a = L::splat(A + i);
+                c[2 * i] = L::fma(a, b0, c[2 * i]);
+                c[2 * i + 1] = L::fma(a, b1, c[2 * i + 1]);
             }
         }
         for (int i = 0; i < MR; ++i) {
             float* row = C + i * ldc;
             if (acc) {
-                c[2 * i] = _mm512_add_ps(c[2 * i], _mm512_loadu_ps(row));
-                c[2 * i + 1] = _mm512_add_ps(c[2 * i + 1], _mm512_loadu_ps(row + 16));
+                c[2 * i] = L::add(c[2 * i], L::load(row));
+                c[2 * i + 1] = L::add(c[2 * i + 1], L::load(row + L::width));
             }
-            _mm512_storeu_ps(row, c[2 * i]);
-            _mm512_storeu_ps(row + 16, c[2 * i + 1]);
+            L::store(row, c[2 * i]);
+            L::store(row + L::width, c[2 * i + 1]);
         }
     }
 };
+
+/// The kernels by tile width NR: 6 x 16 in ymm registers (AVX2 has 16: 12 accumulators), and
+/// with AVX-512 8 x 32 in zmm (32 registers: 16 accumulators; 8 rows, so NAFNet's 32, 64,
+/// 128 ... output channels fill whole tiles).
+template <int NR> struct MicroKernel;
+template <> struct MicroKernel<16> : Tile<__m256, 6> {};
+#ifdef __AVX512F__
+template <> struct MicroKernel<32> : Tile<__m512, 8> {};
 constexpr int kWidestNR = 32;
 #else
 constexpr int kWidestNR = 16;
