@@ -121,8 +121,8 @@ inline int64_t row_chunk(int64_t units, int64_t rows, int64_t align) {
     const int64_t want = (kMinUnits + units - 1) / units, chunk = (rows + want - 1) / want;
     return std::min(rows, (chunk + align - 1) / align * align);
 }
-/// Row alignment for the adjoint kernels' chunks: whole register tiles (6 or 8 rows), and at least the
-/// 16 rows below which gemm leaves the packed kernel.
+/// Row alignment for the adjoint kernels' chunks: whole register tiles (6 or 8 rows), and at
+/// least the 16 rows below which gemm leaves the packed kernel.
 constexpr int64_t kAdjointRowAlign = 48;
 
 /// y[n, o] = sum_c w[o, c] * x[n, c] over kernel taps (+ bias[o] when given, added to each tile

@@ -27,14 +27,19 @@
 
 namespace vkgrad::cpu {
 
+/// Pixels per block of the LayerNorm2d kernels (forward and backward): the block's C rows take
+/// about 128 KiB, inside L2 at any width.
+inline int64_t layer_norm_block(int64_t C) {
+    return std::clamp<int64_t>((int64_t{1} << 15) / std::max<int64_t>(C, 1) / 16 * 16, 16, 2048);
+}
+
 /// x [N, C, P] (P = H W) -> y = (x - mean_c x) / sqrt(var_c x + eps) * w[c] + b[c], with the
 /// population variance over channels. When xhat and r are not null they receive the normalised
 /// input [N, C, P] and 1/std [N, P], which the backward needs.
 template <class T>
 void layer_norm2d_forward(const T* x, const T* w, const T* b, T eps, int64_t N, int64_t C, int64_t P, T* y, T* xhat,
                           T* r) {
-    // Pixels per block: the block's C rows take about 128 KiB, inside L2 at any width.
-    const int64_t block = std::clamp<int64_t>((int64_t{1} << 15) / std::max<int64_t>(C, 1) / 16 * 16, 16, 2048);
+    const int64_t block = layer_norm_block(C);
     const int64_t blocks = (P + block - 1) / block;
     const T count = T(C);
     parallel_for(N * blocks, 1, [&](int64_t lo, int64_t hi) {
@@ -74,7 +79,7 @@ void layer_norm2d_forward(const T* x, const T* w, const T* b, T eps, int64_t N, 
 template <class T>
 void layer_norm2d_backward(const T* g, const T* w, const T* xhat, const T* r, int64_t N, int64_t C, int64_t P, T* gx,
                            T* gweight, T* gbias) {
-    const int64_t block = std::clamp<int64_t>((int64_t{1} << 15) / std::max<int64_t>(C, 1) / 16 * 16, 16, 2048);
+    const int64_t block = layer_norm_block(C);
     const int64_t blocks = (P + block - 1) / block;
     const bool sums = gweight || gbias;
     std::vector<double> part(sums ? static_cast<size_t>(N * blocks * C * 2) : 0); // [block][C][weight, bias]
