@@ -253,6 +253,63 @@ TEST_CASE("padding, resampling, pooling, indexing, normalisation and StyleGAN2 l
     same_on_both([](const std::vector<Tensor>& v) { return prelu(v[0], v[1]); }, {x, w * 0.1});
 }
 
+TEST_CASE("the fused kernels (LayerNorm2d, SimpleGate, per-channel addcmul) equal their compositions" * doctest::skip(kSkip)) {
+    // Each kernel against the op's definition, the composition, evaluated on the CPU in float64:
+    // the device computes in float32 with the same formula (up to a fused multiply-add and the
+    // GPU's inversesqrt), so 1e-5 relative, where a wrong channel, pixel or image is off by O(1).
+    // The hooks are called directly, so a kernel that declined (and fell back to the
+    // composition) fails here. Shapes: one channel (zero variance), maps that are not a
+    // multiple of the workgroup, a batch, 64 channels.
+    constexpr double tol = 1e-5;
+    Generator gen(31);
+    const auto f64 = [](const Tensor& t) { return to(on_cpu(t), DType::f64); };
+    for (const Shape& s : {Shape{2, 1, 3, 4}, Shape{1, 3, 5, 7}, Shape{2, 64, 9, 11}}) {
+        INFO(to_string(s));
+        const Tensor x = randn(s, gen) * 3.0 + 0.5, w = randn({s[1]}, gen), b = randn({s[1]}, gen), g = randn(s, gen);
+        const Tensor xd = to(x, DType::f64), wd = reshape(to(w, DType::f64), {1, s[1], 1, 1}),
+                     bd = reshape(to(b, DType::f64), {1, s[1], 1, 1}), gd = to(g, DType::f64);
+        const Tensor d = xd - mean(xd, {1}, true), rd = rsqrt(mean(d * d, {1}, true) + 1e-6), xhd = d * rd;
+        Backend& be = dispatch("layer_norm2d", {on_gpu(x)});
+        Tensor y, xhat, r, y2, unused1, unused2;
+        REQUIRE(be.fused_layer_norm2d(on_gpu(x), on_gpu(w), on_gpu(b), 1e-6, true, y, xhat, r));
+        CHECK(relerr(f64(y), xhd * wd + bd) <= tol);
+        CHECK(relerr(f64(xhat), xhd) <= tol);
+        CHECK(relerr(f64(r), rd) <= tol);
+        REQUIRE(be.fused_layer_norm2d(on_gpu(x), on_gpu(w), on_gpu(b), 1e-6, false, y2, unused1, unused2));
+        CHECK(!unused1.defined());
+        CHECK(relerr(f64(y2), xhd * wd + bd) <= tol);
+        // the backward's closed form (ops/norm.hpp), from the device's own xhat and r
+        Tensor gx, gw, gb;
+        REQUIRE(be.fused_layer_norm2d_grad(on_gpu(g), on_gpu(w), xhat, r, {true, true, true}, gx, gw, gb));
+        const Tensor gwd = gd * wd;
+        const Tensor gxd = (gwd - mean(gwd, {1}, true) - xhd * mean(gwd * xhd, {1}, true)) * rd;
+        CHECK(relerr(f64(gx), gxd) <= tol);
+        CHECK(gw.shape() == w.shape());
+        CHECK(relerr(f64(gw), reshape(sum(gd * xhd, {0, 2, 3}), {s[1]})) <= tol);
+        CHECK(relerr(f64(gb), reshape(sum(gd, {0, 2, 3}), {s[1]})) <= tol);
+        Tensor gx2, gw2, gb2; // only what is needed is made
+        REQUIRE(be.fused_layer_norm2d_grad(on_gpu(g), on_gpu(w), xhat, r, {false, false, true}, gx2, gw2, gb2));
+        CHECK((!gx2.defined() && !gw2.defined() && gb2.defined()));
+    }
+    for (const Shape& s : {Shape{1, 2, 3, 3}, Shape{3, 4, 5}, Shape{2, 64, 9, 11}}) {
+        INFO(to_string(s));
+        const int64_t c = s[1] / 2;
+        Shape hs = s;
+        hs[1] = c;
+        const Tensor x = randn(s, gen), g = randn(hs, gen), xd = to(x, DType::f64), gd = to(g, DType::f64);
+        Backend& be = dispatch("simple_gate", {on_gpu(x)});
+        Tensor y, gx;
+        REQUIRE(be.fused_simple_gate(on_gpu(x), y));
+        REQUIRE(be.fused_simple_gate_grad(on_gpu(x), on_gpu(g), gx));
+        CHECK(relerr(f64(y), narrow(xd, 1, 0, c) * narrow(xd, 1, c, c)) <= tol);
+        CHECK(relerr(f64(gx), concat({gd * narrow(xd, 1, c, c), gd * narrow(xd, 1, 0, c)}, 1)) <= tol);
+        const Tensor a = randn(s, gen), sc = randn(s.size() == 4 ? Shape{1, s[1], 1, 1} : Shape{1, s[1], 1}, gen);
+        Tensor z;
+        REQUIRE(be.fused_addcmul_channel(on_gpu(a), on_gpu(x), on_gpu(sc), z));
+        CHECK(relerr(f64(z), to(a, DType::f64) + xd * to(sc, DType::f64)) <= tol);
+    }
+}
+
 TEST_CASE("two NAFNet-style blocks and an AdamW step: zero host-device copies, the CPU's result" * doctest::skip(kSkip)) {
     // NAFBlock: LayerNorm2d, 1x1 expand, depthwise 3x3, SimpleGate, channel attention
     // (global mean + 1x1), 1x1, residual; then LayerNorm2d, 1x1, SimpleGate, 1x1, residual.

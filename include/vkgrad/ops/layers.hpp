@@ -33,7 +33,7 @@ inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) 
 /// halves' gradients side by side in one concat. Composed of two slices and a mul, the backward
 /// would place each half's gradient in a zero-filled full-size tensor and add the two: three
 /// passes over 2C channels more, on one of NAFNet's largest activations. Where the backend has
-/// fused kernels (the CPU: cpu/fused.hpp) the forward, and a backward that is not itself
+/// fused kernels (cpu/fused.hpp, shaders/simple_gate.comp) the forward, and a backward that is not itself
 /// recorded, are one pass each.
 inline Tensor simple_gate(const Tensor& x) {
     VKG_CHECK(x.defined() && x.dim() >= 2 && x.size(1) % 2 == 0, "simple_gate", "needs an even channel count, got ",
@@ -53,7 +53,7 @@ inline Tensor simple_gate(const Tensor& x) {
 
 /// torch.addcmul(a, x, s): a + x * s, broadcast. NAFNet's scaled residuals (inp + x * beta, beta
 /// [1, C, 1, 1]) go through it: when a and x share a shape and s holds one value per channel,
-/// a backend with the fused kernel (the CPU: cpu/fused.hpp) makes the forward one pass, not
+/// a backend with the fused kernel (cpu/fused.hpp, shaders/addcmul_channel.comp) makes the forward one pass, not
 /// two (within a rounding). The backward is ordinary ops, as the composition's would be.
 inline Tensor addcmul(const Tensor& a, const Tensor& x, const Tensor& s) {
     const auto per_channel = [&] {

@@ -24,11 +24,11 @@ inline Tensor per_channel(const Tensor& v, const Tensor& x, const char* op) {
 /// NAFNet's LayerNorm2d: each pixel normalised over its channels (population variance),
 /// then scaled by weight[C] and shifted by bias[C].
 /// The forward is the composition below (one kernel where the backend has one, as the CPU
-/// does: cpu/fused.hpp); the backward is the closed form, still ordinary ops
+/// and the Vulkan device do: cpu/fused.hpp, shaders/layer_norm2d.comp); the backward is the closed form, still ordinary ops
 /// (with x^ the normalised input, r = 1/std, gw = g * weight, means over channels):
 ///   dx = r (gw - mean(gw) - x^ mean(gw x^)),  dweight = sum(g x^),  dbias = sum(g)
 /// about half the passes over the activation that differentiating the composition takes
-/// (a single pass, in one kernel, where the backend has one: the CPU does).
+/// (a single pass, in one kernel, where the backend has one: the CPU and Vulkan do).
 /// When the backward is itself recorded (a second derivative), x^ and r are recomputed from x
 /// with recorded ops so that they, too, are differentiated.
 inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-6) {

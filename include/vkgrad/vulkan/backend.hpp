@@ -290,6 +290,71 @@ public:
         return out;
     }
 
+
+    // The fused kernels of core/backend.hpp (NAFNet's per-block chain): each replaces a few
+    // dispatches and as many passes over the activation with one. float32 only; anything else
+    // is declined and composed from the primitives, which the tests hold these against.
+    bool fused_layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, bool keep, Tensor& y,
+                            Tensor& xhat, Tensor& r) override {
+        if (x.dtype() != DType::f32 || weight.dtype() != DType::f32 || bias.dtype() != DType::f32) return false;
+        y = empty(x.shape(), DType::f32);
+        xhat = keep ? empty(x.shape(), DType::f32) : Tensor();
+        r = keep ? empty({x.size(0), 1, x.size(2), x.size(3)}, DType::f32) : Tensor();
+        struct {
+            uint32_t N, C, P;
+            float eps;
+            uint32_t keep;
+        } p{u32(x.size(0)), u32(x.size(1)), u32(x.size(2) * x.size(3)), static_cast<float>(eps), keep ? 1u : 0u};
+        // without `keep` the xhat and r bindings are never written: y stands in for them
+        run("layer_norm2d", {x, weight, bias, y, keep ? xhat : y, keep ? r : y}, &p, sizeof p, p.N * p.P);
+        return true;
+    }
+    bool fused_layer_norm2d_grad(const Tensor& g, const Tensor& weight, const Tensor& xhat, const Tensor& r,
+                                 const std::array<bool, 3>& need, Tensor& gx, Tensor& gweight, Tensor& gbias) override {
+        if (g.dtype() != DType::f32 || xhat.dtype() != DType::f32 || weight.dtype() != DType::f32 ||
+            g.shape() != xhat.shape())
+            return false;
+        if (need[0]) {
+            gx = empty(g.shape(), DType::f32);
+            struct {
+                uint32_t N, C, P;
+            } p{u32(g.size(0)), u32(g.size(1)), u32(g.size(2) * g.size(3))};
+            run("layer_norm2d_grad", {g, weight, xhat, r, gx}, &p, sizeof p, p.N * p.P);
+        }
+        // per-channel sums over images and pixels, [1, C, 1, 1] viewed as weight's shape [C]
+        const auto per_channel_sum = [&](const Tensor& t) {
+            auto impl = std::make_shared<TensorImpl>();
+            impl->storage = reduce(ReduceOp::sum, t, {0, 2, 3}).impl()->storage;
+            impl->shape = weight.shape();
+            impl->dtype = DType::f32;
+            return Tensor(std::move(impl));
+        };
+        if (need[1]) gweight = per_channel_sum(binary(BinaryOp::mul, g, xhat));
+        if (need[2]) gbias = per_channel_sum(g);
+        return true;
+    }
+    bool fused_simple_gate(const Tensor& x, Tensor& y) override {
+        if (x.dtype() != DType::f32) return false;
+        Shape s = x.shape();
+        s[1] /= 2;
+        y = empty(s, DType::f32);
+        return gate(x, x, y, 0);
+    }
+    bool fused_simple_gate_grad(const Tensor& x, const Tensor& g, Tensor& gx) override {
+        if (x.dtype() != DType::f32 || g.dtype() != DType::f32) return false;
+        gx = empty(x.shape(), DType::f32);
+        return gate(x, g, gx, 1);
+    }
+    bool fused_addcmul_channel(const Tensor& a, const Tensor& x, const Tensor& s, Tensor& y) override {
+        if (a.dtype() != DType::f32 || x.dtype() != DType::f32 || s.dtype() != DType::f32) return false;
+        const int64_t N = a.size(0), C = a.size(1);
+        y = empty(a.shape(), DType::f32);
+        struct {
+            uint32_t n, C, inner;
+        } p{u32(a.numel()), u32(C), u32(N * C == 0 ? 1 : a.numel() / (N * C))};
+        run("addcmul_channel", {a, x, s, y}, &p, sizeof p, p.n);
+        return true;
+    }
 private:
     struct ConvPush {
         uint32_t N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
@@ -339,6 +404,15 @@ private:
         }
         for (size_t i = 0; i < in.size(); ++i) q.p.out_shape[i] = u32(q.out[i]);
         return q;
+    }
+    /// simple_gate's kernel: mode 0 the forward (g unused), 1 its adjoint; out as allocated.
+    bool gate(const Tensor& x, const Tensor& g, const Tensor& out, uint32_t mode) {
+        const int64_t N = x.size(0), half = N == 0 ? 0 : x.numel() / N / 2;
+        struct {
+            uint32_t n, half_size, mode;
+        } p{u32(N * half), u32(std::max<int64_t>(half, 1)), mode};
+        run("simple_gate", {x, g, out}, &p, sizeof p, p.n);
+        return true;
     }
     /// A shape viewed as [A, D, B] around axis dim.
     static std::array<int64_t, 3> adb(const Shape& s, int dim) {
