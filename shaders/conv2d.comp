@@ -1,13 +1,16 @@
 #version 450
 // y[n, o, oh, ow] = sum over c (in o's group), ki, kj of w[o, c, ki, kj] * x[n, g Cg + c, ih, iw]
-// with ih = oh sh - pt + ki dh, iw = ow sw - pl + kj dw (zero outside). One thread per output.
+// with ih = oh sh - pt + ki dh, iw = ow sw - pl + kj dw (zero outside), plus bias[o] when
+// has_bias (the fused conv2d + bias: the same sum, one rounding of it, then the add). One
+// thread per output.
 // A direct kernel: correct for every geometry; the tiled implicit-GEMM version is future work.
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 layout(push_constant) uniform P {
-    uint N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
+    uint N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw, has_bias;
 } p;
 
 void main() {
@@ -26,6 +29,6 @@ void main() {
                     acc += w[((o * Cg + c) * p.kh + ki) * p.kw + kj] * x[((n * p.C + c0 + c) * p.H + uint(ih)) * p.W + uint(iw)];
                 }
             }
-        y[i] = acc;
+        y[i] = p.has_bias != 0u ? acc + bias[o] : acc;
     }
 }

@@ -3,7 +3,8 @@
 // over the group's input channels and taps, and q = (n, oh, ow) over every output pixel of the
 // batch. X is never materialised: each BK x BN tile of it is gathered from x (zeros outside
 // the padded image) into shared memory next to a BM x BK tile of W, and each of the 256
-// threads accumulates a TM x TN block of Y in registers, in fp32.
+// threads accumulates a TM x TN block of Y in registers, in fp32. With has_bias, bias[o] is
+// added as each sum is stored (the fused conv2d + bias: the bits of a separate add).
 #include "common.glsl"
 layout(constant_id = 1) const uint BM = 64;
 layout(constant_id = 2) const uint BN = 64;
@@ -12,8 +13,9 @@ const uint TM = 4, TN = 4; // BM / TM * BN / TN must equal the workgroup size
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 layout(push_constant) uniform P {
-    uint N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
+    uint N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw, has_bias;
 } p;
 shared float As[BK][BM];
 shared float Bs[BK][BN];
@@ -62,7 +64,8 @@ void main() {
                 const uint q = n0 + tc * TN + j;
                 if (q >= Q) continue;
                 const uint ow = q % p.Wo, oh = (q / p.Wo) % p.Ho, b = q / (p.Wo * p.Ho);
-                y[((b * p.O + g * Og + o) * p.Ho + oh) * p.Wo + ow] = acc[i][j];
+                const float v = acc[i][j];
+                y[((b * p.O + g * Og + o) * p.Ho + oh) * p.Wo + ow] = p.has_bias != 0u ? v + bias[g * Og + o] : v;
             }
         }
     }

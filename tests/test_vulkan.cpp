@@ -253,7 +253,7 @@ TEST_CASE("padding, resampling, pooling, indexing, normalisation and StyleGAN2 l
     same_on_both([](const std::vector<Tensor>& v) { return prelu(v[0], v[1]); }, {x, w * 0.1});
 }
 
-TEST_CASE("the fused kernels (LayerNorm2d, SimpleGate, per-channel addcmul) equal their compositions" * doctest::skip(kSkip)) {
+TEST_CASE("the fused kernels (LayerNorm2d, SimpleGate, per-channel addcmul, conv2d + bias) equal their compositions" * doctest::skip(kSkip)) {
     // Each kernel against the op's definition, the composition, evaluated on the CPU in float64:
     // the device computes in float32 with the same formula (up to a fused multiply-add and the
     // GPU's inversesqrt), so 1e-5 relative, where a wrong channel, pixel or image is off by O(1).
@@ -307,6 +307,25 @@ TEST_CASE("the fused kernels (LayerNorm2d, SimpleGate, per-channel addcmul) equa
         Tensor z;
         REQUIRE(be.fused_addcmul_channel(on_gpu(a), on_gpu(x), on_gpu(sc), z));
         CHECK(relerr(f64(z), to(a, DType::f64) + xd * to(sc, DType::f64)) <= tol);
+    }
+    // conv2d + bias in one kernel: the tiled GEMM (16 and more rows per group: 32 outputs, and
+    // 2 groups of 16) and the direct kernel (depthwise, and 3 outputs)
+    struct ConvCase {
+        Shape x, w;
+        ConvParams p;
+    };
+    for (const ConvCase& c : {ConvCase{{2, 8, 9, 7}, {32, 8, 3, 3}, ConvParams::torch(1, 1)},
+                              ConvCase{{1, 8, 9, 7}, {32, 4, 1, 1}, ConvParams::torch(1, 0, 1, 2)},
+                              ConvCase{{1, 6, 9, 7}, {6, 1, 3, 3}, ConvParams::torch(2, 1, 1, 6)},
+                              ConvCase{{2, 5, 6, 6}, {3, 5, 2, 2}, ConvParams::torch(2, 0)}}) {
+        INFO(to_string(c.x) << " * " << to_string(c.w));
+        const Tensor x = randn(c.x, gen), w = randn(c.w, gen), b = randn({c.w[0]}, gen);
+        Backend& be = dispatch("conv2d", {on_gpu(x)});
+        Tensor y;
+        REQUIRE(be.fused_conv2d_bias(on_gpu(x), on_gpu(w), on_gpu(b), c.p, y));
+        const Tensor ref = conv2d(to(x, DType::f64), to(w, DType::f64), Tensor(), c.p) +
+                           reshape(to(b, DType::f64), {1, c.w[0], 1, 1});
+        CHECK(relerr(f64(y), ref) <= tol);
     }
 }
 

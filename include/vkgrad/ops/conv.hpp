@@ -49,8 +49,8 @@ inline Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bi
 
 } // namespace detail
 
-/// torch.nn.functional.conv2d. With a bias, a backend's fused kernel (the CPU's) adds it while
-/// the output is still in cache; otherwise the bias is a second op (the same sums).
+/// torch.nn.functional.conv2d. With a bias, a backend's fused kernel (the CPU's, Vulkan's) adds
+/// it as the output is stored; otherwise the bias is a second op (the same sums).
 inline Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
     Backend& be = dispatch_float("conv2d", {x, w});
     detail::conv_output_shape("conv2d", x.shape(), w.shape(), p);

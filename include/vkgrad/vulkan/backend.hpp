@@ -259,11 +259,12 @@ public:
     // direct kernels (depthwise and other thin groups), which are correct for any geometry ---
     Tensor conv2d(const Tensor& x, const Tensor& w, const ConvParams& cp) override {
         check_f32("conv2d", x);
-        const ConvPush p = conv_push(x.shape(), w.shape(), cp);
-        Tensor out = empty({x.shape()[0], w.shape()[0], p.Ho, p.Wo}, DType::f32);
-        if (p.O / p.G >= kGemmRows) gemm_conv("conv2d_gemm", {x, w, out}, p, p.O / p.G, int64_t(p.N) * p.Ho * p.Wo);
-        else run("conv2d", {x, w, out}, &p, sizeof p, u32(out.numel()));
-        return out;
+        return conv2d_forward(x, w, Tensor(), cp);
+    }
+    bool fused_conv2d_bias(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& cp, Tensor& y) override {
+        if (x.dtype() != DType::f32 || w.dtype() != DType::f32 || bias.dtype() != DType::f32) return false;
+        y = conv2d_forward(x, w, bias, cp);
+        return true;
     }
     Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& x_shape, const ConvParams& cp) override {
         check_f32("conv2d_input_grad", gy);
@@ -358,13 +359,25 @@ public:
 private:
     struct ConvPush {
         uint32_t N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
+        uint32_t has_bias; // the forward kernels only (the adjoints' push constants end before it)
     };
+    /// The forward convolution, plus bias[o] when bias is defined (w stands in for the unused
+    /// binding otherwise).
+    Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& cp) {
+        ConvPush p = conv_push(x.shape(), w.shape(), cp);
+        p.has_bias = bias.defined() ? 1u : 0u;
+        const Tensor& b = bias.defined() ? bias : w;
+        Tensor out = empty({x.shape()[0], w.shape()[0], p.Ho, p.Wo}, DType::f32);
+        if (p.O / p.G >= kGemmRows) gemm_conv("conv2d_gemm", {x, w, out, b}, p, p.O / p.G, int64_t(p.N) * p.Ho * p.Wo);
+        else run("conv2d", {x, w, out, b}, &p, sizeof p, u32(out.numel()));
+        return out;
+    }
     static constexpr uint32_t kGemmRows = 16; // fewer rows per group waste most of a 64-row tile
     /// One dispatch of a tiled implicit-GEMM kernel: 64 x 64 output tiles of a rows x cols
     /// product per group, 256 threads each (spec constants BM, BN, BK = 64, 64, 16).
     void gemm_conv(const char* kernel, std::initializer_list<Tensor> ts, const ConvPush& p, int64_t rows, int64_t cols) {
         constexpr uint32_t BM = 64, BN = 64, BK = 16;
-        const Pipeline& pl = ctx_.pipeline(kernel, 3, sizeof p, 256, {BM, BN, BK});
+        const Pipeline& pl = ctx_.pipeline(kernel, static_cast<uint32_t>(ts.size()), sizeof p, 256, {BM, BN, BK});
         std::vector<std::shared_ptr<Storage>> st;
         for (const auto& t : ts) st.push_back(t.impl()->storage);
         const int64_t groups = int64_t(p.G) * ((rows + BM - 1) / BM) * ((cols + BN - 1) / BN);
