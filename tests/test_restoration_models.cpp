@@ -131,6 +131,61 @@ TEST_CASE("NAFNet with test-time local pooling (local_pool 24: every level local
     test::check_error([&] { local_avg_pool2d(x, 0, 3); }, {"local_avg_pool2d", "window 0x3"});
 }
 
+TEST_CASE("local_avg_pool2d's sliding means: running and prefix sums both equal a direct window mean") {
+    // The two ways detail::sliding_mean sums windows, each against the plain mean of every
+    // window (float64 loops), along both axes: lines shorter and longer than a prefix block
+    // (64), not a multiple of it, windows of 1, several and the whole line. float64 within
+    // 1e-12; float32 within 1e-5 (the prefix way subtracts running totals of up to a few
+    // hundred values: a few roundings of those). Then gradients of both ways by finite
+    // differences, and the choice: the 512 px faces keep the running sums (the shipped
+    // numbers unchanged, bit for bit), larger images take the prefix sums.
+    using detail::SlidingSum;
+    Generator gen(41);
+    const auto direct = [](const Tensor& x, int64_t axis, int64_t k) {
+        const Tensor xd = to(x, DType::f64);
+        const auto v = xd.to_vector<double>();
+        const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+        const int64_t Ho = axis == 2 ? H - k + 1 : H, Wo = axis == 3 ? W - k + 1 : W;
+        std::vector<double> m(static_cast<size_t>(N * C * Ho * Wo), 0.0);
+        for (int64_t a = 0; a < N * C; ++a)
+            for (int64_t i = 0; i < Ho; ++i)
+                for (int64_t j = 0; j < Wo; ++j) {
+                    double t = 0;
+                    for (int64_t d = 0; d < k; ++d)
+                        t += v[static_cast<size_t>((a * H + i + (axis == 2 ? d : 0)) * W + j + (axis == 3 ? d : 0))];
+                    m[static_cast<size_t>((a * Ho + i) * Wo + j)] = t / static_cast<double>(k);
+                }
+        return from_vector(m, {N, C, Ho, Wo}, {DType::f64});
+    };
+    struct Case {
+        Shape shape;
+        int64_t axis, k;
+    };
+    for (const Case& c : {Case{{1, 2, 5, 45}, 3, 7}, Case{{2, 1, 130, 6}, 2, 20}, Case{{1, 1, 3, 200}, 3, 1},
+                          Case{{1, 2, 3, 150}, 3, 150}, Case{{1, 1, 257, 2}, 2, 192}, Case{{1, 1, 2, 64}, 3, 13}}) {
+        const Tensor x = randn(c.shape, gen) + 2.0, ref = direct(x, c.axis, c.k);
+        for (const SlidingSum how : {SlidingSum::running, SlidingSum::prefix}) {
+            const std::string way = how == SlidingSum::prefix ? "prefix" : "running";
+            INFO(to_string(c.shape) << " axis " << c.axis << " k " << c.k << " " << way);
+            CHECK(relerr(detail::sliding_mean(to(x, DType::f64), c.axis, c.k, how), ref) <= 1e-12);
+            CHECK(relerr(detail::sliding_mean(x, c.axis, c.k, how), ref) <= 1e-5);
+        }
+    }
+    for (const SlidingSum how : {SlidingSum::running, SlidingSum::prefix}) {
+        const auto f3 = [how](const std::vector<Tensor>& v) { return detail::sliding_mean(v[0], 3, 9, how); };
+        const auto f2 = [how](const std::vector<Tensor>& v) { return detail::sliding_mean(v[0], 2, 5, how); };
+        const auto r3 = testing::gradcheck(f3, {randn({1, 1, 2, 70}, gen)});
+        const auto r2 = testing::gradcheck(f2, {randn({1, 1, 70, 2}, gen)});
+        CHECK_MESSAGE(r3.ok, r3.message);
+        CHECK_MESSAGE(r2.ok, r2.message);
+    }
+    const Tensor face = randn({1, 2, 3, 512}, gen), photo = randn({1, 2, 3, 2048}, gen);
+    CHECK(detail::sliding_mean(face, 3, 384).to_vector<float>() ==
+          detail::sliding_mean(face, 3, 384, SlidingSum::running).to_vector<float>());
+    CHECK(detail::sliding_mean(photo, 3, 384).to_vector<float>() ==
+          detail::sliding_mean(photo, 3, 384, SlidingSum::prefix).to_vector<float>());
+}
+
 TEST_CASE("widen_nafnet: a 2x and 3x wider NAFNet computes the narrow one's function; unequal shares part the copies") {
     Generator gen(0);
     const auto cfg = nafnet_small();

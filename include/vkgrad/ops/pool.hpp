@@ -73,13 +73,59 @@ inline Tensor adaptive_avg_pool2d(const Tensor& x, int64_t Ho, int64_t Wo) {
 }
 
 namespace detail {
-/// The valid sliding means of window k along `axis` (2 or 3) of a 4-d x, n - k + 1 of them:
-///   m_i = (sum_{j<k} x_j + sum_{j<i} (x_{j+k} - x_j)) / k
-/// — the first window's sum, then each next one as the last plus what enters minus what leaves,
-/// the running sums one product with a lower-triangular matrix of ones: O(n (n - k)) per line
-/// where a banded averaging matrix would take O(n^2) (4x less for 384 windows on 512 px).
-inline Tensor sliding_mean(const Tensor& x, int64_t axis, int64_t k) {
+/// How detail::sliding_mean sums its windows: `running` (a product with an out x (n - k)
+/// triangular matrix per line, O(n (n - k)): cheap when the window is most of the line, as for
+/// 384 px windows on the 512 px faces NAFNet was trained for) or `prefix` (blocked prefix sums,
+/// O(n (b + n / b)): what keeps larger images linear). `best` picks the cheaper by operation count.
+enum class SlidingSum { best, running, prefix };
+constexpr int64_t kPrefixBlock = 64; ///< the prefix sums' block length b
+
+/// Inclusive prefix sums along `axis` (2 or 3) of a 4-d x: the line cut into blocks of b, the
+/// sums within each block one product with a b x b triangular matrix of ones, then each block
+/// offset by the total of the blocks before it (a product with an (n / b) x (n / b) one).
+inline Tensor prefix_sum(const Tensor& x, int64_t axis, int64_t b) {
+    const int64_t n = x.size(axis), nb = (n + b - 1) / b;
+    const auto tri = [&](int64_t m, bool strict) { // lower-triangular ones: [i][j] = 1 for j <= i (j < i)
+        std::vector<double> v(static_cast<size_t>(m * m), 0.0);
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < (strict ? i : i + 1); ++j) v[static_cast<size_t>(i * m + j)] = 1.0;
+        return from_vector(v, {m, m}, {x.dtype(), x.device()});
+    };
+    const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    std::vector<int64_t> pads(4, 0);
+    pads[axis == 3 ? 1 : 3] = nb * b - n; // zeros after the line's end
+    const Tensor xp = nb * b == n ? x : pad(x, pads, PadMode::constant, 0.0);
+    Tensor within, totals;
+    if (axis == 3) { // [N, C, H, nb, b] times the transposed triangle, from the right
+        within = matmul(reshape(xp, {N, C, H, nb, b}), transpose(tri(b, false), 0, 1));
+        totals = reshape(narrow(within, 4, b - 1, 1), {N, C, H, nb});
+        const Tensor offsets = matmul(totals, transpose(tri(nb, true), 0, 1));
+        return narrow(reshape(within + unsqueeze(offsets, 4), {N, C, H, nb * b}), 3, 0, n);
+    }
+    within = matmul(tri(b, false), reshape(xp, {N, C, nb, b, W})); // [N, C, nb, b, W]
+    totals = reshape(narrow(within, 3, b - 1, 1), {N, C, nb, W});
+    const Tensor offsets = matmul(tri(nb, true), totals);
+    return narrow(reshape(within + unsqueeze(offsets, 3), {N, C, nb * b, W}), 2, 0, n);
+}
+
+/// The valid sliding means of window k along `axis` (2 or 3) of a 4-d x, n - k + 1 of them.
+/// running: m_i = (sum_{j<k} x_j + sum_{j<i} (x_{j+k} - x_j)) / k — the first window's sum,
+/// then each next one as the last plus what enters minus what leaves, the running sums one
+/// product with a lower-triangular matrix of ones (a banded averaging matrix would take
+/// O(n^2): 4x more for 384 windows on 512 px). prefix: m_i = (P_{i+k-1} - P_{i-1}) / k with P
+/// the inclusive prefix sums (prefix_sum), P_{-1} = 0.
+inline Tensor sliding_mean(const Tensor& x, int64_t axis, int64_t k, SlidingSum how = SlidingSum::best) {
     const int64_t n = x.size(axis), out = n - k + 1;
+    if (how == SlidingSum::best)
+        how = out > 1 && out * (n - k) > 2 * n * kPrefixBlock ? SlidingSum::prefix : SlidingSum::running;
+    if (how == SlidingSum::prefix) {
+        const Tensor P = prefix_sum(x, axis, kPrefixBlock);
+        std::vector<int64_t> one_before(4, 0);
+        one_before[axis == 3 ? 0 : 2] = 1;
+        const Tensor hi = narrow(P, axis, k - 1, out);
+        const Tensor lo = out == 1 ? zeros_like(hi) : pad(narrow(P, axis, 0, out - 1), one_before, PadMode::constant, 0.0);
+        return (hi - lo) * (1.0 / static_cast<double>(k));
+    }
     const Tensor first = sum(narrow(x, axis, 0, k), {axis}, true);
     if (out == 1) return first * (1.0 / static_cast<double>(k));
     const Tensor diff = narrow(x, axis, k, n - k) - narrow(x, axis, 0, n - k);
@@ -109,8 +155,8 @@ inline Tensor local_avg_pool2d(const Tensor& x, int64_t kh, int64_t kw,
     const int64_t H = x.size(2), W = x.size(3);
     if (kh >= H && kw >= W) return then ? then(adaptive_avg_pool2d(x, 1, 1)) : adaptive_avg_pool2d(x, 1, 1);
     const int64_t k1 = std::min(H, kh), k2 = std::min(W, kw), Ho = H - k1 + 1, Wo = W - k2 + 1;
-    // A separable box filter, each direction a running sum (detail::sliding_mean); a k1 x k2
-    // depthwise convolution would cost k1 k2 per position for the large windows this is used with.
+    // A separable box filter, each direction running or prefix sums (detail::sliding_mean); a
+    // k1 x k2 depthwise convolution would cost k1 k2 per position for the large windows used here.
     Tensor valid = detail::sliding_mean(detail::sliding_mean(x, 3, k2), 2, k1);
     if (then) valid = then(valid);
     return pad(valid, {(W - Wo) / 2, (W - Wo + 1) / 2, (H - Ho) / 2, (H - Ho + 1) / 2}, PadMode::replicate, 0.0);
