@@ -230,6 +230,11 @@ TEST_CASE("padding, resampling, pooling, indexing, normalisation and StyleGAN2 l
     same_on_both([](const std::vector<Tensor>& v) { return avg_pool2d(v[0], 2); }, {x});
     same_on_both([](const std::vector<Tensor>& v) { return max_pool2d(v[0], 3, 2, 1); }, {x});
     same_on_both([](const std::vector<Tensor>& v) { return adaptive_avg_pool2d(v[0], 3, 2); }, {x});
+    // local pooling's two ways of summing windows (the prefix sums: 5-d products, several blocks)
+    for (const auto how : {detail::SlidingSum::running, detail::SlidingSum::prefix}) {
+        same_on_both([how](const std::vector<Tensor>& v) { return detail::sliding_mean(v[0], 3, 9, how); }, {randn({1, 2, 3, 70}, gen)});
+        same_on_both([how](const std::vector<Tensor>& v) { return detail::sliding_mean(v[0], 2, 5, how); }, {randn({2, 1, 70, 3}, gen)});
+    }
     same_on_both([](const std::vector<Tensor>& v) { return interpolate(v[0], 11, 9, Interp::bilinear); }, {x});
     same_on_both([](const std::vector<Tensor>& v) { return interpolate(v[0], 5, 13, Interp::bicubic, true); }, {x});
     same_on_both([](const std::vector<Tensor>& v) { return pixel_shuffle(v[0], 2); }, {x});
