@@ -291,7 +291,6 @@ public:
         return out;
     }
 
-
     // The fused kernels of core/backend.hpp (NAFNet's per-block chain): each replaces a few
     // dispatches and as many passes over the activation with one. float32 only; anything else
     // is declined and composed from the primitives, which the tests hold these against.
@@ -356,6 +355,7 @@ public:
         run("addcmul_channel", {a, x, s, y}, &p, sizeof p, p.n);
         return true;
     }
+
 private:
     struct ConvPush {
         uint32_t N, C, H, W, O, kh, kw, Ho, Wo, G, sh, sw, pt, pl, dh, dw;
