@@ -13,6 +13,10 @@
 // network pads internally); gray images stay gray. --compare writes input | output side by side.
 // --ensemble N averages the network over N flips/transposes of the input (models::self_ensemble):
 // a little sharper (+0.13 dB at 2, +0.18 dB at 4 on the validation faces), N times slower.
+// --tile N runs the network on tiles of at most N x N pixels that share 64 pixels with their
+// neighbours, blended across them (models::tiled): memory bounded by the tile, not the photo
+// (a 2048 px image whole peaks near 11 GB). Seams are not exact: keep N well above the pooling
+// window (the default model's 384), say 768.
 // --local-pool N sets NAFNet's test-time local pooling window (TLC: channel attention averages
 // N x N pixels around each position instead of the whole image; 0 = global). A vkgrad file may
 // carry its own (the default model: its training crop); for the official GoPro NAFNets on large
@@ -80,11 +84,15 @@ bool is_gray(const Tensor& img) {
     return true;
 }
 
+/// Pixels neighbouring tiles share under --tile (blended across them).
+constexpr int64_t kTileOverlap = 64;
+
 /// What deblur runs: the regression network alone, or the whole method (prior set).
 struct Restorer {
     std::unique_ptr<nn::Module> regression;
     std::optional<models::PriorPipeline> prior;
-    int ensemble = 1; // regression network only
+    int ensemble = 1;  // regression network only
+    int64_t tile = 0;  // regression network only; 0: the whole image at once
     void move_to(Device dev) {
         if (prior) prior->move_to(dev);
         else regression->move_to(dev);
@@ -108,7 +116,8 @@ double deblur_file(Restorer& r, Device dev, const fs::path& in, const fs::path& 
             const auto o = r.prior->run(x);
             stages = {to(o.x_r, Device{}), to(o.x_g, Device{}), to(o.x_hat, Device{})};
         } else {
-            stages = {clamp(to(models::self_ensemble(*r.regression, x, r.ensemble), Device{}), 0, 1)};
+            const auto net = [&](const Tensor& t) { return models::self_ensemble(*r.regression, t, r.ensemble); };
+            stages = {clamp(to(r.tile > 0 ? models::tiled(net, x, r.tile, kTileOverlap) : net(x), Device{}), 0, 1)};
         }
     }
     const double secs = since(t0);
@@ -130,7 +139,7 @@ const char* const kUsage =
     "usage: deblur --in IN.png|DIR --out OUT.png|DIR [--weights W]\n"
     "              [--config nafnet-gopro-width32|nafnet-gopro-width64|hinet-gopro]\n"
     "              [--device cpu|vulkan] [--threads N] [--compare SHEET.png] [--ensemble 1|2|4|8]\n"
-    "              [--local-pool N]\n"
+    "              [--local-pool N] [--tile N]\n"
     "              [--encoder E --generator G --fusion F [--save-intermediates DIR]]\n";
 
 int run(const cli::Args& a) {
@@ -149,12 +158,18 @@ int run(const cli::Args& a) {
         VKG_CHECK(e == "1" || e == "2" || e == "4" || e == "8", "deblur", "--ensemble must be 1, 2, 4 or 8, not '", e, "'");
         r.ensemble = std::stoi(e);
     }
+    if (a.has("--tile")) {
+        r.tile = a.integer("--tile", 0);
+        VKG_CHECK(r.tile > kTileOverlap, "deblur", "--tile must be more than the ", kTileOverlap,
+                  " pixels neighbouring tiles share, not '", a.str("--tile"), "'");
+    }
     if (a.has("--encoder") || a.has("--generator") || a.has("--fusion")) {
         std::string missing;
         for (const char* k : {"--encoder", "--generator", "--fusion"})
             if (!a.has(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
         VKG_CHECK(missing.empty(), "deblur", "the full method needs --encoder, --generator and --fusion; missing ", missing);
         VKG_CHECK(r.ensemble == 1, "deblur", "--ensemble applies to the regression network alone, not the full method");
+        VKG_CHECK(!a.has("--tile"), "deblur", "--tile applies to the regression network alone, not the full method");
         VKG_CHECK(!a.has("--local-pool"), "deblur", "--local-pool applies to the regression network alone, not the full method");
         check_weights_exist(weights, config);
         r.prior.emplace(models::load_prior_pipeline(weights, a.str("--encoder"), a.str("--generator"), a.str("--fusion"), config));
@@ -202,6 +217,6 @@ int main(int argc, char** argv) {
     }
     return cli::main_with_flags(argc, argv, "deblur",
                                 {"--in", "--out", "--weights", "--config", "--device", "--threads", "--compare", "--encoder",
-                                 "--generator", "--fusion", "--save-intermediates", "--ensemble", "--local-pool"},
+                                 "--generator", "--fusion", "--save-intermediates", "--ensemble", "--local-pool", "--tile"},
                                 {}, run, kUsage);
 }

@@ -94,6 +94,14 @@ want="warmup must be in" expect_error "$B/examples/train_restore" $base --enc 1,
   > "$T/log" 2>&1 || fail "deblur --local-pool 512"
 cmp -s "$T/out.png" "$T/out_lp.png" || fail "--local-pool 512 (the whole 512x512 image) differs from global pooling"
 echo "local pooling: 64 px windows change the output, 512 px ones (the image) give the global pooling's exactly"
+# --tile: a tile covering the image is the whole image, bit for bit; smaller tiles blend to the same size.
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out_t.png" --weights "$T/m.safetensors" --tile 512 \
+  > "$T/log" 2>&1 || fail "deblur --tile 512"
+cmp -s "$T/out.png" "$T/out_t.png" || fail "--tile 512 (the whole 512x512 image) differs from no tiling"
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out_t.png" --weights "$T/m.safetensors" --tile 300 \
+  > "$T/log" 2>&1 || fail "deblur --tile 300"
+[ "$(head -c 24 "$T/out_t.png" | od -An -tx1)" = "$(head -c 24 "$T/out.png" | od -An -tx1)" ] || fail "--tile 300 changed the image size"
+echo "tiles: one covering the image gives the untiled output exactly; 300 px tiles the same size"
 
 # 3b. A folder tree: blur apply mirrors its subfolders, deblur --in DIR keeps them, evaluate pairs
 #     the restored and sharp images by their relative names.
@@ -115,6 +123,7 @@ want="does not exist" expect_error "$B/examples/deblur" --in "$T/missing.png" --
 printf 'not an image' > "$T/bad.png"
 want="bad.png" expect_error "$B/examples/deblur" --in "$T/bad.png" --out "$T/x.png" --weights "$T/m.safetensors"
 want="must be a window in pixels" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --local-pool -3
+want="--tile must be more than the 64" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --tile 64
 want="1, 2, 4 or 8" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --weights "$T/m.safetensors" --ensemble 3
 want="--threads 'two' is not a number" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --threads two
 want="--threads must be at least 1" expect_error "$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/x.png" --threads 0

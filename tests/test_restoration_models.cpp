@@ -186,6 +186,40 @@ TEST_CASE("local_avg_pool2d's sliding means: running and prefix sums both equal 
           detail::sliding_mean(photo, 3, 384, SlidingSum::prefix).to_vector<float>());
 }
 
+TEST_CASE("models::tiled: the blend of tiles is the function itself for a pointwise one; one tile is exact") {
+    // With f pointwise, every tile's answer is exactly f there, so the blend must give f(x)
+    // wherever the weights sum to 1 — every pixel, if the tiles cover the image and the ramps are
+    // each other's complements (within float rounding of the weights: 1e-6). A channel-changing
+    // f, shapes that tiles do not divide, no overlap, and a tile as large as the image (f(x)
+    // bit for bit). Then the errors: a tile not above the overlap, an f that resizes.
+    Generator gen(43);
+    const auto f = [](const Tensor& t) { return t * 2.0 + 1.0; };
+    const auto g = [](const Tensor& t) { return mean(t, {1}, true) - t.size(1); }; // C -> 1
+    struct Case {
+        Shape shape;
+        int64_t tile, overlap;
+    };
+    for (const Case& c : {Case{{1, 3, 100, 70}, 32, 8}, Case{{2, 1, 33, 200}, 50, 0}, Case{{1, 2, 65, 65}, 64, 63},
+                          Case{{1, 3, 40, 41}, 41, 16}}) {
+        INFO(to_string(c.shape) << " tile " << c.tile << " overlap " << c.overlap);
+        const Tensor x = randn(c.shape, gen);
+        CHECK(relerr(models::tiled(f, x, c.tile, c.overlap), f(x)) <= 1e-6);
+        CHECK(relerr(models::tiled(g, x, c.tile, c.overlap), g(x)) <= 1e-6);
+    }
+    const Tensor x = randn({1, 3, 20, 30}, gen);
+    CHECK(models::tiled(f, x, 30, 8).to_vector<float>() == f(x).to_vector<float>());
+    // neighbours share at least the overlap, and the tiles reach both ends
+    for (const auto& [n, tile, overlap] : {std::tuple{1000, 256, 64}, std::tuple{257, 256, 0}, std::tuple{300, 100, 99}}) {
+        const auto p = models::detail::tile_starts(n, tile, overlap);
+        CHECK(p.front() == 0);
+        CHECK(p.back() == n - tile);
+        for (size_t i = 1; i < p.size(); ++i) CHECK(p[i - 1] + tile - p[i] >= overlap);
+    }
+    test::check_error([&] { models::tiled(f, x, 8, 8); }, {"tiled", "tile (8) must exceed the overlap (8)"});
+    test::check_error([&] { models::tiled([](const Tensor& t) { return narrow(t, 2, 0, 1); }, x, 10, 2); },
+                      {"tiled", "changed a tile's size"});
+}
+
 TEST_CASE("widen_nafnet: a 2x and 3x wider NAFNet computes the narrow one's function; unequal shares part the copies") {
     Generator gen(0);
     const auto cfg = nafnet_small();

@@ -10,9 +10,12 @@
 //   nafnet-gopro-width64 NAFNet GoPro, width 64 (NAFNet-GoPro-width64.pth); "gopro-width64" also accepted
 //   hinet-gopro          HINet GoPro (HINet-GoPro.pth): wf 64, depth 5, HIN at levels 3..4
 #pragma once
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "../io/module_weights.hpp"
 #include "../io/safetensors.hpp"
@@ -105,6 +108,68 @@ inline Tensor self_ensemble(nn::Module& net, const Tensor& x, int n) {
     Tensor sum = net.forward(x);
     for (int k = 1; k < n; ++k) sum = sum + from_view(net.forward(to_view(x, k)), k);
     return sum * (1.0 / n); // exact: n is a power of two
+}
+
+namespace detail {
+/// Where tiles of length `tile` start along an axis of length n so that neighbours share at
+/// least `overlap` pixels: one tile when it covers the axis, else evenly spread from 0 to n - tile.
+inline std::vector<int64_t> tile_starts(int64_t n, int64_t tile, int64_t overlap) {
+    if (n <= tile) return {0};
+    const int64_t stride = tile - overlap, count = (n - overlap + stride - 1) / stride;
+    std::vector<int64_t> p(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) p[static_cast<size_t>(i)] = i * (n - tile) / (count - 1);
+    return p;
+}
+/// A tile's weights along one axis: 1, except linear ramps across the pixels it shares with the
+/// tile before (rising) and after (falling); the neighbour's ramp is the complement, so the
+/// weights of all tiles sum to 1 at every pixel.
+inline std::vector<double> tile_ramp(const std::vector<int64_t>& starts, size_t i, int64_t len) {
+    std::vector<double> w(static_cast<size_t>(len), 1.0);
+    const int64_t p = starts[i];
+    if (i > 0) {
+        const int64_t shared = starts[i - 1] + len - p;
+        for (int64_t t = 0; t < shared; ++t) w[static_cast<size_t>(t)] = (t + 0.5) / static_cast<double>(shared);
+    }
+    if (i + 1 < starts.size()) {
+        const int64_t shared = p + len - starts[i + 1];
+        for (int64_t t = 0; t < shared; ++t) w[static_cast<size_t>(len - shared + t)] = (shared - t - 0.5) / static_cast<double>(shared);
+    }
+    return w;
+}
+} // namespace detail
+
+/// f applied tile by tile, to bound memory on large images: x is cut into tiles of at most
+/// tile x tile pixels whose neighbours share at least `overlap` pixels, f maps each, and the
+/// answers are blended with linear ramps across the shared pixels (weights summing to 1).
+/// A network that looks beyond a pixel (any convolutional one) sees less context near a tile's
+/// edge, so tiled and whole answers differ there: the overlap hides the seams, and the tile
+/// should be large next to the network's pooling window.
+///
+/// Requires: x is [N, C, H, W]; f maps [N, C, h, w] to [N, C', h, w]; tile > overlap >= 0.
+/// Ensures: [N, C', H, W]; exactly f(x) when one tile covers the image.
+inline Tensor tiled(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, int64_t tile, int64_t overlap) {
+    VKG_CHECK(x.dim() == 4, "tiled", "x must be [N, C, H, W], not ", to_string(x.shape()));
+    VKG_CHECK(tile > overlap && overlap >= 0, "tiled", "the tile (", tile, ") must exceed the overlap (", overlap,
+              ") and the overlap be at least 0");
+    const int64_t H = x.size(2), W = x.size(3);
+    if (H <= tile && W <= tile) return f(x);
+    const auto rows = detail::tile_starts(H, tile, overlap), cols = detail::tile_starts(W, tile, overlap);
+    const int64_t th = std::min(H, tile), tw = std::min(W, tile);
+    Tensor out;
+    for (size_t i = 0; i < rows.size(); ++i)
+        for (size_t j = 0; j < cols.size(); ++j) {
+            const Tensor y = f(narrow(narrow(x, 2, rows[i], th), 3, cols[j], tw));
+            VKG_CHECK(y.dim() == 4 && y.size(2) == th && y.size(3) == tw, "tiled", "f changed a tile's size: ",
+                      to_string(y.shape()));
+            const auto rw = detail::tile_ramp(rows, i, th), cw = detail::tile_ramp(cols, j, tw);
+            std::vector<double> w(static_cast<size_t>(th * tw));
+            for (int64_t a = 0; a < th; ++a)
+                for (int64_t b = 0; b < tw; ++b) w[static_cast<size_t>(a * tw + b)] = rw[static_cast<size_t>(a)] * cw[static_cast<size_t>(b)];
+            const Tensor part = pad(y * from_vector(w, {1, 1, th, tw}, {y.dtype(), y.device()}),
+                                    {cols[j], W - cols[j] - tw, rows[i], H - rows[i] - th});
+            out = out.defined() ? out + part : part;
+        }
+    return out;
 }
 
 } // namespace vkgrad::models
