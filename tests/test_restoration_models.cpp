@@ -187,11 +187,10 @@ TEST_CASE("local_avg_pool2d's sliding means: running and prefix sums both equal 
 }
 
 TEST_CASE("models::tiled: the blend of tiles is the function itself for a pointwise one; one tile is exact") {
-    // With f pointwise, every tile's answer is exactly f there, so the blend must give f(x)
-    // wherever the weights sum to 1 — every pixel, if the tiles cover the image and the ramps are
-    // each other's complements (within float rounding of the weights: 1e-6). A channel-changing
-    // f, shapes that tiles do not divide, no overlap, and a tile as large as the image (f(x)
-    // bit for bit). Then the errors: a tile not above the overlap, an f that resizes.
+    // With f pointwise, every tile's answer is exactly f there, so the blend (a weighted mean)
+    // must give f(x) at every pixel the tiles cover — all of them (within float rounding of the
+    // weights: 1e-6). A channel-changing f, shapes that tiles do not divide, no overlap, an
+    // overlap where four tiles meet, and a tile as large as the image (f(x) bit for bit). Then the errors: a tile not above the overlap, an f that resizes.
     Generator gen(43);
     const auto f = [](const Tensor& t) { return t * 2.0 + 1.0; };
     const auto g = [](const Tensor& t) { return mean(t, {1}, true) - t.size(1); }; // C -> 1
@@ -200,7 +199,7 @@ TEST_CASE("models::tiled: the blend of tiles is the function itself for a pointw
         int64_t tile, overlap;
     };
     for (const Case& c : {Case{{1, 3, 100, 70}, 32, 8}, Case{{2, 1, 33, 200}, 50, 0}, Case{{1, 2, 65, 65}, 64, 63},
-                          Case{{1, 3, 40, 41}, 41, 16}}) {
+                          Case{{1, 3, 40, 41}, 41, 16}, Case{{1, 1, 90, 30}, 20, 15}}) { // the last: 4 tiles meet
         INFO(to_string(c.shape) << " tile " << c.tile << " overlap " << c.overlap);
         const Tensor x = randn(c.shape, gen);
         CHECK(relerr(models::tiled(f, x, c.tile, c.overlap), f(x)) <= 1e-6);
