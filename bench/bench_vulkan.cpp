@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,20 @@
 #include <vkgrad/vulkan.hpp>
 
 using namespace vkgrad;
+
+/// Median wall time of `body` over `reps` runs after one warm-up (pipelines, memory), each
+/// ending when the queue is idle (the work is done then).
+static double median_ms(int reps, vulkan::Context& ctx, const std::function<void()>& body) {
+    std::vector<double> ms;
+    for (int r = 0; r <= reps; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        body();
+        ctx.flush();
+        if (r) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
 
 int main(int argc, char** argv) {
     int reps = 3;
@@ -63,9 +78,7 @@ int main(int argc, char** argv) {
         const Tensor x0 = to(randn({s.N, s.C, s.H, s.W}, gen), d), w0 = to(randn({s.O, s.C / s.g, s.k, s.k}, gen) * 0.05, d);
         const ConvParams prm = ConvParams::torch(s.s, s.p, 1, s.g);
         auto time = [&](bool backward) {
-            std::vector<double> ms;
-            for (int r = 0; r <= reps; ++r) { // r = 0 warms up (pipelines, memory)
-                const auto t0 = std::chrono::steady_clock::now();
+            return median_ms(reps, ctx, [&] {
                 if (!backward) {
                     NoGradGuard ng;
                     Tensor y = conv2d(x0, w0, Tensor(), prm);
@@ -74,11 +87,7 @@ int main(int argc, char** argv) {
                     Tensor y = conv2d(x, w, Tensor(), prm);
                     vkgrad::backward(y, ones_like(y));
                 }
-                ctx.flush(); // the work is done when the queue is idle
-                if (r) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-            }
-            std::sort(ms.begin(), ms.end());
-            return ms[ms.size() / 2];
+            });
         };
         const double ho = (s.H + 2 * s.p - s.k) / s.s + 1, wo = (s.W + 2 * s.p - s.k) / s.s + 1;
         const double gf = 2.0 * s.N * s.O * ho * wo * (s.C / s.g) * s.k * s.k / 1e9;
@@ -100,10 +109,8 @@ int main(int argc, char** argv) {
         if (quick && size > 64) continue;
         const Tensor x = to(rand({1, 3, size, size}, gen), vulkan::device()), t = to(rand({1, 3, size, size}, gen), vulkan::device());
         auto time = [&](bool step, uint64_t& dispatches) {
-            std::vector<double> ms;
-            for (int r = 0; r <= reps; ++r) {
-                const uint64_t d0 = ctx.counters.dispatches;
-                const auto t0 = std::chrono::steady_clock::now();
+            return median_ms(reps, ctx, [&] {
+                const uint64_t d0 = ctx.counters.dispatches; // counted as recorded: the same every run
                 if (!step) {
                     NoGradGuard ng;
                     Tensor y = net.forward(x);
@@ -111,12 +118,8 @@ int main(int argc, char** argv) {
                     net.zero_grad();
                     losses::psnr_loss(net.forward(x), t).backward();
                 }
-                ctx.flush();
-                if (r) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
                 dispatches = ctx.counters.dispatches - d0;
-            }
-            std::sort(ms.begin(), ms.end());
-            return ms[ms.size() / 2];
+            });
         };
         uint64_t df = 0, ds = 0;
         const double f = time(false, df), st = time(true, ds);

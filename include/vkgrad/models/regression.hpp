@@ -121,8 +121,7 @@ inline std::vector<int64_t> tile_starts(int64_t n, int64_t tile, int64_t overlap
     return p;
 }
 /// A tile's weights along one axis: 1, except linear ramps across the pixels it shares with the
-/// tile before (rising) and after (falling); where only two tiles meet, the neighbour's ramp is
-/// the complement (weights summing to 1), and every weight is positive.
+/// tile before (rising) and after (falling); every weight is positive.
 inline std::vector<double> tile_ramp(const std::vector<int64_t>& starts, size_t i, int64_t len) {
     std::vector<double> w(static_cast<size_t>(len), 1.0);
     const int64_t p = starts[i];
@@ -136,12 +135,26 @@ inline std::vector<double> tile_ramp(const std::vector<int64_t>& starts, size_t 
     }
     return w;
 }
+/// Every tile's ramp along one axis of length n (tile_ramp), divided by the sum of all tiles'
+/// ramps at each pixel, so that they sum to 1 there however many tiles meet.
+inline std::vector<std::vector<double>> tile_weights(const std::vector<int64_t>& starts, int64_t len, int64_t n) {
+    std::vector<std::vector<double>> w;
+    std::vector<double> total(static_cast<size_t>(n), 0.0);
+    for (size_t i = 0; i < starts.size(); ++i) {
+        w.push_back(tile_ramp(starts, i, len));
+        for (int64_t t = 0; t < len; ++t) total[static_cast<size_t>(starts[i] + t)] += w.back()[static_cast<size_t>(t)];
+    }
+    for (size_t i = 0; i < starts.size(); ++i)
+        for (int64_t t = 0; t < len; ++t) w[i][static_cast<size_t>(t)] /= total[static_cast<size_t>(starts[i] + t)];
+    return w;
+}
 } // namespace detail
 
 /// f applied tile by tile, to bound memory on large images: x is cut into tiles of at most
 /// tile x tile pixels whose neighbours share at least `overlap` pixels, f maps each, and the
-/// answers are blended with linear ramps across the shared pixels (a weighted mean: the weights
-/// are divided out, so any overlap works, even one where three tiles meet).
+/// answers are blended with linear ramps across the shared pixels: a weighted mean, each tile's
+/// weight a row ramp times a column ramp, each ramp normalised over the tiles of its axis, so
+/// that the weights sum to 1 at every pixel, even where three tiles meet.
 /// A network that looks beyond a pixel (any convolutional one) sees less context near a tile's
 /// edge, so tiled and whole answers differ there: the overlap hides the seams, and the tile
 /// should be large next to the network's pooling window.
@@ -156,30 +169,21 @@ inline Tensor tiled(const std::function<Tensor(const Tensor&)>& f, const Tensor&
     if (H <= tile && W <= tile) return f(x);
     const auto rows = detail::tile_starts(H, tile, overlap), cols = detail::tile_starts(W, tile, overlap);
     const int64_t th = std::min(H, tile), tw = std::min(W, tile);
+    const auto rw = detail::tile_weights(rows, th, H), cw = detail::tile_weights(cols, tw, W);
     Tensor out;
-    std::vector<double> row_total(static_cast<size_t>(H), 0.0), col_total(static_cast<size_t>(W), 0.0);
     for (size_t i = 0; i < rows.size(); ++i)
         for (size_t j = 0; j < cols.size(); ++j) {
             const Tensor y = f(narrow(narrow(x, 2, rows[i], th), 3, cols[j], tw));
             VKG_CHECK(y.dim() == 4 && y.size(2) == th && y.size(3) == tw, "tiled", "f changed a tile's size: ",
                       to_string(y.shape()));
-            const auto rw = detail::tile_ramp(rows, i, th), cw = detail::tile_ramp(cols, j, tw);
-            if (j == 0) for (int64_t a = 0; a < th; ++a) row_total[static_cast<size_t>(rows[i] + a)] += rw[static_cast<size_t>(a)];
-            if (i == 0) for (int64_t b = 0; b < tw; ++b) col_total[static_cast<size_t>(cols[j] + b)] += cw[static_cast<size_t>(b)];
             std::vector<double> w(static_cast<size_t>(th * tw));
             for (int64_t a = 0; a < th; ++a)
-                for (int64_t b = 0; b < tw; ++b) w[static_cast<size_t>(a * tw + b)] = rw[static_cast<size_t>(a)] * cw[static_cast<size_t>(b)];
+                for (int64_t b = 0; b < tw; ++b) w[static_cast<size_t>(a * tw + b)] = rw[i][static_cast<size_t>(a)] * cw[j][static_cast<size_t>(b)];
             const Tensor part = pad(y * from_vector(w, {1, 1, th, tw}, {y.dtype(), y.device()}),
                                     {cols[j], W - cols[j] - tw, rows[i], H - rows[i] - th});
             out = out.defined() ? out + part : part;
         }
-    // The weights are products of a row and a column ramp, so their sum at (y, x) is
-    // row_total[y] col_total[x]: divide it out (1 up to rounding where just two tiles meet).
-    std::vector<double> inv(static_cast<size_t>(H * W));
-    for (int64_t a = 0; a < H; ++a)
-        for (int64_t b = 0; b < W; ++b)
-            inv[static_cast<size_t>(a * W + b)] = 1.0 / (row_total[static_cast<size_t>(a)] * col_total[static_cast<size_t>(b)]);
-    return out * from_vector(inv, {1, 1, H, W}, {out.dtype(), out.device()});
+    return out;
 }
 
 } // namespace vkgrad::models

@@ -80,31 +80,34 @@ namespace detail {
 enum class SlidingSum { best, running, prefix };
 constexpr int64_t kPrefixBlock = 64; ///< the prefix sums' block length b
 
+/// A rows x cols matrix of ones on and below the diagonal (strictly below when !diagonal),
+/// zeros above, with like's dtype and device: running and prefix sums as products.
+inline Tensor ones_below(int64_t rows, int64_t cols, bool diagonal, const Tensor& like) {
+    std::vector<double> v(static_cast<size_t>(rows * cols), 0.0);
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < std::min(cols, diagonal ? i + 1 : i); ++j) v[static_cast<size_t>(i * cols + j)] = 1.0;
+    return from_vector(v, {rows, cols}, {like.dtype(), like.device()});
+}
+
 /// Inclusive prefix sums along `axis` (2 or 3) of a 4-d x: the line cut into blocks of b, the
 /// sums within each block one product with a b x b triangular matrix of ones, then each block
 /// offset by the total of the blocks before it (a product with an (n / b) x (n / b) one).
 inline Tensor prefix_sum(const Tensor& x, int64_t axis, int64_t b) {
     const int64_t n = x.size(axis), nb = (n + b - 1) / b;
-    const auto tri = [&](int64_t m, bool strict) { // lower-triangular ones: [i][j] = 1 for j <= i (j < i)
-        std::vector<double> v(static_cast<size_t>(m * m), 0.0);
-        for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < (strict ? i : i + 1); ++j) v[static_cast<size_t>(i * m + j)] = 1.0;
-        return from_vector(v, {m, m}, {x.dtype(), x.device()});
-    };
+    const Tensor within_block = ones_below(b, b, true, x), before_block = ones_below(nb, nb, false, x);
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
     std::vector<int64_t> pads(4, 0);
     pads[axis == 3 ? 1 : 3] = nb * b - n; // zeros after the line's end
     const Tensor xp = nb * b == n ? x : pad(x, pads, PadMode::constant, 0.0);
-    Tensor within, totals;
     if (axis == 3) { // [N, C, H, nb, b] times the transposed triangle, from the right
-        within = matmul(reshape(xp, {N, C, H, nb, b}), transpose(tri(b, false), 0, 1));
-        totals = reshape(narrow(within, 4, b - 1, 1), {N, C, H, nb});
-        const Tensor offsets = matmul(totals, transpose(tri(nb, true), 0, 1));
+        const Tensor within = matmul(reshape(xp, {N, C, H, nb, b}), transpose(within_block, 0, 1));
+        const Tensor totals = reshape(narrow(within, 4, b - 1, 1), {N, C, H, nb});
+        const Tensor offsets = matmul(totals, transpose(before_block, 0, 1));
         return narrow(reshape(within + unsqueeze(offsets, 4), {N, C, H, nb * b}), 3, 0, n);
     }
-    within = matmul(tri(b, false), reshape(xp, {N, C, nb, b, W})); // [N, C, nb, b, W]
-    totals = reshape(narrow(within, 3, b - 1, 1), {N, C, nb, W});
-    const Tensor offsets = matmul(tri(nb, true), totals);
+    const Tensor within = matmul(within_block, reshape(xp, {N, C, nb, b, W})); // [N, C, nb, b, W]
+    const Tensor totals = reshape(narrow(within, 3, b - 1, 1), {N, C, nb, W});
+    const Tensor offsets = matmul(before_block, totals);
     return narrow(reshape(within + unsqueeze(offsets, 3), {N, C, nb * b, W}), 2, 0, n);
 }
 
@@ -129,10 +132,7 @@ inline Tensor sliding_mean(const Tensor& x, int64_t axis, int64_t k, SlidingSum 
     const Tensor first = sum(narrow(x, axis, 0, k), {axis}, true);
     if (out == 1) return first * (1.0 / static_cast<double>(k));
     const Tensor diff = narrow(x, axis, k, n - k) - narrow(x, axis, 0, n - k);
-    std::vector<double> m(static_cast<size_t>(out * (n - k)), 0.0);
-    for (int64_t i = 0; i < out; ++i)
-        for (int64_t j = 0; j < i; ++j) m[static_cast<size_t>(i * (n - k) + j)] = 1.0;
-    const Tensor L = from_vector(m, {out, n - k}, {x.dtype(), x.device()});
+    const Tensor L = ones_below(out, n - k, false, x);
     const Tensor running = axis == 2 ? matmul(L, diff) : matmul(diff, transpose(L, 0, 1));
     return (first + running) * (1.0 / static_cast<double>(k));
 }

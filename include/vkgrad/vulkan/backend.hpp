@@ -338,12 +338,14 @@ public:
         Shape s = x.shape();
         s[1] /= 2;
         y = empty(s, DType::f32);
-        return gate(x, x, y, 0);
+        gate(x, x, y, 0);
+        return true;
     }
     bool fused_simple_gate_grad(const Tensor& x, const Tensor& g, Tensor& gx) override {
         if (x.dtype() != DType::f32 || g.dtype() != DType::f32) return false;
         gx = empty(x.shape(), DType::f32);
-        return gate(x, g, gx, 1);
+        gate(x, g, gx, 1);
+        return true;
     }
     bool fused_addcmul_channel(const Tensor& a, const Tensor& x, const Tensor& s, Tensor& y) override {
         if (a.dtype() != DType::f32 || x.dtype() != DType::f32 || s.dtype() != DType::f32) return false;
@@ -419,13 +421,12 @@ private:
         return q;
     }
     /// simple_gate's kernel: mode 0 the forward (g unused), 1 its adjoint; out as allocated.
-    bool gate(const Tensor& x, const Tensor& g, const Tensor& out, uint32_t mode) {
+    void gate(const Tensor& x, const Tensor& g, const Tensor& out, uint32_t mode) {
         const int64_t N = x.size(0), half = N == 0 ? 0 : x.numel() / N / 2;
         struct {
             uint32_t n, half_size, mode;
         } p{u32(N * half), u32(std::max<int64_t>(half, 1)), mode};
         run("simple_gate", {x, g, out}, &p, sizeof p, p.n);
-        return true;
     }
     /// A shape viewed as [A, D, B] around axis dim.
     static std::array<int64_t, 3> adb(const Shape& s, int dim) {
