@@ -124,16 +124,18 @@ void fft_rows(Eigen::FFT<T>& fft, std::complex<T>* a, int64_t Q, int64_t r0, int
     }
 }
 
-/// In-place FFT along every column (length P) of a row-major P x Q complex array, a block of
-/// columns at a time so that the gathers read whole cache lines.
+/// In-place FFT along the columns [q0, q1) (all of them by default; each of length P) of a
+/// row-major P x Q complex array, a block of columns at a time so that the gathers read whole
+/// cache lines.
 template <class T>
 void fft_cols(Eigen::FFT<T>& fft, std::complex<T>* a, int64_t P, int64_t Q, bool inverse,
-              std::vector<std::complex<T>>& block, std::vector<std::complex<T>>& out) {
+              std::vector<std::complex<T>>& block, std::vector<std::complex<T>>& out, int64_t q0 = 0, int64_t q1 = -1) {
     constexpr int64_t B = 8;
+    if (q1 < 0) q1 = Q;
     block.resize(static_cast<size_t>(P * B));
     out.resize(static_cast<size_t>(P));
-    for (int64_t c0 = 0; c0 < Q; c0 += B) {
-        const int64_t nb = std::min(B, Q - c0);
+    for (int64_t c0 = q0; c0 < q1; c0 += B) {
+        const int64_t nb = std::min(B, q1 - c0);
         for (int64_t r = 0; r < P; ++r)
             for (int64_t j = 0; j < nb; ++j) block[static_cast<size_t>(j * P + r)] = a[r * Q + c0 + j];
         for (int64_t j = 0; j < nb; ++j) {
