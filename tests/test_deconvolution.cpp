@@ -99,6 +99,17 @@ TEST_CASE("estimate_blur_kernel recovers a motion kernel from the sharp image, n
     }
 }
 
+TEST_CASE("estimate_blur_kernel fits a large image's central square") {
+    const Tensor x = rectangles(260, 9), k = motion_kernel(31, 14), y = data::blur_image(x, k);
+    data::DeblurRefineOptions o;
+    o.kernel_size = 31, o.max_fit_size = 200, o.iterations = 50;
+    const auto centre = [](const Tensor& t) { return narrow(narrow(t, 1, 30, 200), 2, 30, 200); };
+    CHECK(data::estimate_blur_kernel(x, y, o).to_vector<float>() ==
+          data::estimate_blur_kernel(centre(x), centre(y), o).to_vector<float>());
+    o.max_fit_size = 90;
+    CHECK_THROWS_WITH_AS(data::estimate_blur_kernel(x, y, o), doctest::Contains("max_fit_size must be over 93"), Error);
+}
+
 TEST_CASE("deconvolve: closed forms") {
     const Tensor x = rectangles(96, 5);
     const Tensor prior = rectangles(96, 6);

@@ -33,6 +33,7 @@
 
 #include "../ops/creation.hpp"    // from_vector
 #include "../ops/elementwise.hpp" // clamp
+#include "../ops/shape.hpp"       // narrow
 #include "motion_blur.hpp"        // fft_size, reflect_index, fft_rows, fft_cols, blur_image
 
 namespace vkgrad::data {
@@ -42,6 +43,8 @@ struct DeblurRefineOptions {
     int64_t kernel_size = 71; // odd canvas, as `blur kernels --size`; also the interior margin
     int iterations = 300;     // FISTA steps (converged by about 300 on 512 px faces)
     double lambda = 0.03;     // weight of |x - x_R|^2 against the blur model; chosen on training faces
+    int64_t max_fit_size = 1024; // the kernel is fitted on the central square of at most this side
+                                 // (one kernel for the whole image: a photograph's centre holds plenty)
 };
 
 namespace detail {
@@ -144,7 +147,8 @@ inline void check_image_pair(const Tensor& a, const Tensor& b, const char* op, c
 ///   opt.kernel_size odd and >= 3; H and W > 3 * kernel_size (the fit uses the interior that lies
 ///   kernel_size pixels from every border); opt.iterations >= 1.
 /// ensures: a float32 [kernel_size, kernel_size] tensor, non-negative, summing to 1, its centre
-///   element the zero shift. Deterministic (one thread).
+///   element the zero shift, fitted on the central max_fit_size square of larger images. Results
+///   do not depend on the number of threads.
 /// throws: vkgrad::Error naming the shapes or settings when the requirements are violated.
 inline Tensor estimate_blur_kernel(const Tensor& sharp, const Tensor& blurred, const DeblurRefineOptions& opt = {}) {
     using detail::cd;
@@ -155,6 +159,14 @@ inline Tensor estimate_blur_kernel(const Tensor& sharp, const Tensor& blurred, c
     VKG_CHECK(opt.iterations >= 1, op, "iterations must be at least 1, got ", opt.iterations);
     VKG_CHECK(H > 3 * S && W > 3 * S, op, "a ", S, " px kernel needs an image over ", 3 * S, " px on each side, got ",
               H, " x ", W);
+    VKG_CHECK(opt.max_fit_size > 3 * S, op, "max_fit_size must be over ", 3 * S, " (3 kernel sizes), got ", opt.max_fit_size);
+    if (H > opt.max_fit_size || W > opt.max_fit_size) { // the central square: memory and time stay bounded
+        const auto centre = [&](const Tensor& t) {
+            const int64_t h = std::min(H, opt.max_fit_size), w = std::min(W, opt.max_fit_size);
+            return narrow(narrow(t, -2, (H - h) / 2, h), -1, (W - w) / 2, w);
+        };
+        return estimate_blur_kernel(centre(sharp), centre(blurred), opt);
+    }
 
     // Gradients of the channel means; u = a and v = b restricted to the interior window.
     const std::vector<double> a0 = detail::channel_mean(sharp), b0 = detail::channel_mean(blurred);
