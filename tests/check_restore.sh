@@ -102,6 +102,16 @@ cmp -s "$T/out.png" "$T/out_t.png" || fail "--tile 512 (the whole 512x512 image)
   > "$T/log" 2>&1 || fail "deblur --tile 300"
 [ "$(head -c 24 "$T/out_t.png" | od -An -tx1)" = "$(head -c 24 "$T/out.png" | od -An -tx1)" ] || fail "--tile 300 changed the image size"
 echo "tiles: one covering the image gives the untiled output exactly; 300 px tiles the same size"
+# The refinement with the blur model runs by default and says how long it took; --no-refine
+# writes the network's own output (another image of the same size).
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out.png" --weights "$T/m.safetensors" > "$T/log" 2>&1 \
+  || fail "deblur (log)"
+grep -q "refinement [0-9.]* s" "$T/log" || fail "deblur did not report the refinement's time: $(cat "$T/log")"
+"$B/examples/deblur" --in "$S/docs/demo/blurred_face.png" --out "$T/out_nr.png" --weights "$T/m.safetensors" --no-refine \
+  > "$T/log" 2>&1 || fail "deblur --no-refine"
+[ "$(head -c 24 "$T/out_nr.png" | od -An -tx1)" = "$(head -c 24 "$T/out.png" | od -An -tx1)" ] || fail "--no-refine changed the image size"
+! cmp -s "$T/out.png" "$T/out_nr.png" || fail "--no-refine wrote the refined output"
+echo "refinement: on by default (timed), --no-refine gives the network's output"
 
 # 3b. A folder tree: blur apply mirrors its subfolders, deblur --in DIR keeps them, evaluate pairs
 #     the restored and sharp images by their relative names.
@@ -113,6 +123,7 @@ cp "$S/docs/demo/sharp_face.png" "$T/tree/sub/face.png"
   || fail "deblur on a folder tree"
 [ -s "$T/tree_restored/sub/face.png" ] || fail "deblur did not write tree_restored/sub/face.png"
 grep -q "^image 1/1 .* images/s" "$T/log" || fail "deblur on a folder printed no 'image 1/1 ... images/s' progress: $(cat "$T/log")"
+grep -q "under 214 px on a side: not refined" "$T/log" || fail "deblur did not say a 64 px image is too small to refine: $(cat "$T/log")"
 "$B/examples/evaluate" --pred "$T/tree_restored" --gt "$T/tree_sharp" > "$T/log" 2>&1 || fail "evaluate on a folder tree"
 grep -q "^sub/face.png " "$T/log" || fail "evaluate did not pair sub/face.png"
 echo "folders: blur apply -> deblur -> evaluate keep sub/face.png"
