@@ -20,7 +20,7 @@
 // After the network, the output is refined with the blur model (data::refine_deblurred): the
 // blur kernel is estimated from the network's output and the input (non-negative, summing to 1),
 // and the input deconvolved with it towards the network's output. On the default model's
-// validation faces this adds about 0.9 dB (weights/README.md) for ~0.3 s at 512 px. It needs
+// validation faces this adds about 0.9 dB (weights/README.md) for ~0.2 s at 512 px. It needs
 // images over 213 px on each side (smaller ones get the network's output, with a note), and
 // assumes one blur for the whole image (camera shake); --no-refine gives the network's output.
 // --local-pool N sets NAFNet's test-time local pooling window (TLC: channel attention averages
@@ -138,8 +138,8 @@ Timing deblur_file(Restorer& r, Device dev, const fs::path& in, const fs::path& 
         if (data::can_refine(img.size(2), img.size(3)))
             stages.back() = data::refine_deblurred(img, stages.back());
         else
-            std::fprintf(stderr, "deblur: %s is under %d px on a side: not refined (the network's output as it is)\n",
-                         in.string().c_str(), static_cast<int>(3 * data::DeblurRefineOptions{}.kernel_size + 1));
+            std::fprintf(stderr, "deblur: %s: the refinement needs over %d px on each side; the network's output as it is\n",
+                         in.string().c_str(), static_cast<int>(3 * data::DeblurRefineOptions{}.kernel_size));
         secs.refine = since(t1);
     }
     io::save_png(out.string(), as_saved(stages.back()));
