@@ -14,15 +14,16 @@
 //     differences of the channel mean) make smooth shading irrelevant.
 //     The normal equations need the Gram matrix G(p, q) = sum over the interior window of
 //     a(n - p) a(n - q); it is taken as the window's autocorrelation R(p - q) (exact but for the
-//     window's edge strips), so an iteration is one small convolution of the canvas with R, by
-//     FFTs of about twice the kernel's size, independent of the image size.
+//     window's edge strips), so an iteration is one small convolution of the canvas with R —
+//     summed directly while the iterate is sparse (a path's kernel is a thin curve), else by
+//     FFTs of about twice the kernel's size — independent of the image size.
 //  2. deconvolve(y, k, x_R, lambda): argmin over x of |k * x - y|^2 + lambda |x - x_R|^2, in
 //     closed form per frequency, X = (conj(K) Y + lambda X_R) / (|K|^2 + lambda), on images
 //     extended by reflection (as blur_image extends them) to keep the borders from ringing.
 //
 // refine_deblurred does both: on the 10 held-out validation faces the default model's 30.37 dB
-// become about 31.2 dB (weights/README.md). Written here from the textbook formulation (no code
-// copied); double precision throughout, one thread for the kernel, channel pairs in parallel.
+// become 31.30 dB (weights/README.md). Written here from the textbook formulation (no code
+// copied); double precision throughout; results do not depend on the number of threads.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -38,7 +39,7 @@
 
 namespace vkgrad::data {
 
-/// Settings of the kernel estimate and the deconvolution (refine_deblurred uses all three).
+/// Settings of the kernel estimate and the deconvolution (refine_deblurred uses them all).
 struct DeblurRefineOptions {
     int64_t kernel_size = 71; // odd canvas, as `blur kernels --size`; also the interior margin
     int iterations = 300;     // FISTA steps (converged by about 300 on 512 px faces)
