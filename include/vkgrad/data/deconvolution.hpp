@@ -142,6 +142,12 @@ inline void check_image_pair(const Tensor& a, const Tensor& b, const char* op, c
 
 } // namespace detail
 
+/// Whether refine_deblurred (and estimate_blur_kernel) can work on an H x W image: the kernel is
+/// fitted on the interior that lies kernel_size pixels from every border.
+inline bool can_refine(int64_t H, int64_t W, const DeblurRefineOptions& opt = {}) {
+    return H > 3 * opt.kernel_size && W > 3 * opt.kernel_size;
+}
+
 /// Estimates the blur kernel k with blurred ≈ k * sharp (true convolution, blur_image's
 /// convention) from a sharp estimate, say a network's output.
 /// requires: sharp and blurred host float32/float64 tensors of one shape [C, H, W] or [1, C, H, W];
@@ -158,7 +164,7 @@ inline Tensor estimate_blur_kernel(const Tensor& sharp, const Tensor& blurred, c
     const int64_t S = opt.kernel_size, r = S / 2, H = sharp.size(-2), W = sharp.size(-1);
     VKG_CHECK(S >= 3 && S % 2 == 1, op, "kernel_size must be odd and at least 3, got ", S);
     VKG_CHECK(opt.iterations >= 1, op, "iterations must be at least 1, got ", opt.iterations);
-    VKG_CHECK(H > 3 * S && W > 3 * S, op, "a ", S, " px kernel needs an image over ", 3 * S, " px on each side, got ",
+    VKG_CHECK(can_refine(H, W, opt), op, "a ", S, " px kernel needs an image over ", 3 * S, " px on each side, got ",
               H, " x ", W);
     VKG_CHECK(opt.max_fit_size > 3 * S, op, "max_fit_size must be over ", 3 * S, " (3 kernel sizes), got ", opt.max_fit_size);
     if (H > opt.max_fit_size || W > opt.max_fit_size) { // the central square: memory and time stay bounded
@@ -210,13 +216,15 @@ inline Tensor estimate_blur_kernel(const Tensor& sharp, const Tensor& blurred, c
     const int64_t N = detail::fft_size(2 * S - 1);
     std::vector<double> Rhat(static_cast<size_t>(N * N)), Rs(static_cast<size_t>((2 * S - 1) * (2 * S - 1)));
     {
+        // R at lags [-(S-1), S-1]^2, twice: as a (2S-1)^2 table for the direct sum, and wrapped
+        // onto the N x N torus for the FFTs
         std::vector<cd> Rn(static_cast<size_t>(N * N));
         for (int64_t si = -(S - 1); si <= S - 1; ++si)
-            for (int64_t sj = -(S - 1); sj <= S - 1; ++sj) // symmetrised: R(s) and R(-s) differ by the edge strips
-                Rn[static_cast<size_t>(((si + N) % N) * N + (sj + N) % N)] = 0.5 * (lag(si, sj).real() + lag(-si, -sj).real());
-        for (int64_t si = -(S - 1); si <= S - 1; ++si)
-            for (int64_t sj = -(S - 1); sj <= S - 1; ++sj)
-                Rs[static_cast<size_t>((si + S - 1) * (2 * S - 1) + sj + S - 1)] = Rn[static_cast<size_t>(((si + N) % N) * N + (sj + N) % N)].real();
+            for (int64_t sj = -(S - 1); sj <= S - 1; ++sj) { // symmetrised: R(s) and R(-s) differ by the edge strips
+                const double v = 0.5 * (lag(si, sj).real() + lag(-si, -sj).real());
+                Rs[static_cast<size_t>((si + S - 1) * (2 * S - 1) + sj + S - 1)] = v;
+                Rn[static_cast<size_t>(((si + N) % N) * N + (sj + N) % N)] = v;
+            }
         detail::Fft2 small(N, N, 1);
         small.forward(Rn, N);
         for (size_t e = 0; e < Rn.size(); ++e) Rhat[e] = Rn[e].real(); // symmetric: a real spectrum
@@ -323,13 +331,9 @@ inline Tensor deconvolve(const Tensor& blurred, const Tensor& kernel, const Tens
         for (int64_t pr = lo; pr < hi; ++pr) {
             const int64_t c0 = 2 * pr;
             const bool two = c0 + 1 < C;
-            for (int64_t i = 0; i < P; ++i)
-                for (int64_t j = 0; j < Q; ++j) {
-                    const int64_t s = rows[static_cast<size_t>(i)] * W + cols[static_cast<size_t>(j)], e = i * Q + j;
-                    const size_t a = static_cast<size_t>(c0 * H * W + s), b = static_cast<size_t>((c0 + 1) * H * W + s);
-                    Zy[static_cast<size_t>(e)] = cd(y[a], two ? y[b] : 0.0);
-                    Zx[static_cast<size_t>(e)] = cd(xr[a], two ? xr[b] : 0.0);
-                }
+            const auto plane = [&](const std::vector<double>& v, int64_t c) { return c < C ? v.data() + c * H * W : nullptr; };
+            detail::gather_pair(Zy.data(), Q, plane(y, c0), plane(y, c0 + 1), W, rows, cols);
+            detail::gather_pair(Zx.data(), Q, plane(xr, c0), plane(xr, c0 + 1), W, rows, cols);
             fft.forward(Zy, P), fft.forward(Zx, P);
             for (size_t e = 0; e < Zy.size(); ++e) Zy[e] = F1[e] * Zy[e] + F2[e] * Zx[e];
             fft.inverse(Zy, pad, pad + H);
@@ -343,11 +347,6 @@ inline Tensor deconvolve(const Tensor& blurred, const Tensor& kernel, const Tens
     });
     return blurred.dtype() == DType::f32 ? from_vector(std::vector<float>(out.begin(), out.end()), blurred.shape())
                                          : from_vector(out, blurred.shape(), {DType::f64});
-}
-
-/// Whether refine_deblurred can work on an H x W image (its kernel estimate needs the interior).
-inline bool can_refine(int64_t H, int64_t W, const DeblurRefineOptions& opt = {}) {
-    return H > 3 * opt.kernel_size && W > 3 * opt.kernel_size;
 }
 
 /// A network's deblurred output made consistent with the blur: the kernel estimated from

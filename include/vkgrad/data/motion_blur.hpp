@@ -149,6 +149,22 @@ void fft_cols(Eigen::FFT<T>& fft, std::complex<T>* a, int64_t P, int64_t Q, bool
     }
 }
 
+/// Fills rows [0, rows.size()) x columns [0, cols.size()) of a row-major complex array (row
+/// length Q) with two H x W planes read at (rows[i], cols[j]): `a` as the real part, `b` (or zero
+/// when null) as the imaginary part — two real images sharing one complex transform.
+template <class C, class S>
+void gather_pair(C* A, int64_t Q, const S* a, const S* b, int64_t W, const std::vector<int64_t>& rows,
+                 const std::vector<int64_t>& cols) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const int64_t si = rows[i] * W;
+        C* row = A + static_cast<int64_t>(i) * Q;
+        for (size_t j = 0; j < cols.size(); ++j) {
+            const int64_t sj = si + cols[j];
+            row[j] = C(a[sj], b ? b[sj] : S(0));
+        }
+    }
+}
+
 /// blur_image in element type T (float for float32 images, double for float64).
 template <class T> Tensor blur_planes(const Tensor& img, const Tensor& kernel) {
     using C = std::complex<T>;
@@ -192,14 +208,7 @@ template <class T> Tensor blur_planes(const Tensor& img, const Tensor& kernel) {
             const T* a = x.data() + p0 * H * W;
             const T* b = two ? a + H * W : nullptr;
             std::fill(A.begin(), A.end(), C(0, 0));
-            for (int64_t i = 0; i < Hp; ++i) {
-                const int64_t si = rows[static_cast<size_t>(i)] * W;
-                C* row = A.data() + i * Q;
-                for (int64_t j = 0; j < Wp; ++j) {
-                    const int64_t sj = si + cols[static_cast<size_t>(j)];
-                    row[j] = C(a[sj], two ? b[sj] : T(0));
-                }
-            }
+            gather_pair(A.data(), Q, a, b, W, rows, cols);
             fft_rows(fft, A.data(), Q, 0, Hp, false, t1); // rows Hp..P-1 are zero: their transform is too
             fft_cols(fft, A.data(), P, Q, false, t1, t2);
             for (size_t e = 0; e < A.size(); ++e) A[e] *= K[e];
